@@ -1,0 +1,148 @@
+"""Paste factories and the one function that builds the whole service.
+
+The pipelines live in ``etc/glance-api-paste.ini``; ``[paste_deploy]
+flavor`` picks one of them by name, as in Glance. Order, outermost first:
+CORS and proxy headers; the request id (so every answer, errors included,
+carries it); the fault wrapper (so nothing below can leak a traceback);
+version negotiation (before auth, as Glance); authentication and the
+request context; the router.
+"""
+
+import logging
+import os
+
+from oslo_config import cfg
+from paste import deploy
+
+from glance_import import config
+from glance_import import exception
+from glance_import import policy
+from glance_import.api import routes
+from glance_import.db import api as db_api
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+PASTE_FILE = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                          'etc', 'glance-api-paste.ini')
+APP_NAME = 'glance-api'
+
+
+def root_app_factory(global_conf, **local_conf):
+    return routes.Router(CONF)
+
+
+def urlmap_factory(loader, global_conf, **local_conf):
+    """Dispatch on the longest matching path prefix (/, /healthcheck)."""
+    apps = sorted(((prefix.rstrip('/'), loader.get_app(name))
+                   for prefix, name in local_conf.items()),
+                  key=lambda item: len(item[0]), reverse=True)
+
+    def urlmap(environ, start_response):
+        path = environ.get('PATH_INFO', '')
+        for prefix, app in apps:
+            if not prefix or path == prefix or path.startswith(prefix + '/'):
+                if prefix:
+                    environ['SCRIPT_NAME'] = (environ.get('SCRIPT_NAME', '')
+                                              + prefix)
+                    environ['PATH_INFO'] = path[len(prefix):]
+                return app(environ, start_response)
+        start_response('404 Not Found', [('Content-Type', 'text/plain')])
+        return [b'Not Found']
+    return urlmap
+
+
+def cors_filter_factory(global_conf, **local_conf):
+    from oslo_middleware import cors
+    return lambda app: cors.CORS(app, CONF)
+
+
+def http_proxy_to_wsgi_filter_factory(global_conf, **local_conf):
+    from oslo_middleware import http_proxy_to_wsgi
+    return lambda app: http_proxy_to_wsgi.HTTPProxyToWSGI(app, CONF)
+
+
+def pipeline_factory(loader, global_conf, **local_conf):
+    """Build the pipeline named by ``[paste_deploy] flavor``."""
+    flavor = CONF.paste_deploy.flavor or 'default'
+    if flavor not in local_conf:
+        raise exception.InvalidConfiguration(
+            'Unknown [paste_deploy] flavor %r; the paste file offers %s'
+            % (flavor, ', '.join(sorted(local_conf))))
+    names = local_conf[flavor].split()
+    app = loader.get_app(names[-1])
+    for name in reversed(names[:-1]):
+        app = loader.get_filter(name)(app)
+    return app
+
+
+def paste_file(conf):
+    path = conf.paste_deploy.config_file
+    if not path:
+        return PASTE_FILE
+    if not os.path.isabs(path):
+        for directory in _config_dirs(conf):
+            candidate = os.path.join(directory, path)
+            if os.path.exists(candidate):
+                return candidate
+    if not os.path.exists(path):
+        raise exception.InvalidConfiguration(
+            'Paste configuration file %s not found' % path)
+    return os.path.abspath(path)
+
+
+def _config_dirs(conf):
+    dirs = [os.path.dirname(os.path.abspath(f)) for f in
+            conf.config_file or []]
+    dirs.extend(conf.config_dir and [conf.config_dir] or [])
+    return dirs
+
+
+def init_service(conf, *, auto_migrate=False):
+    """Validate configuration and connect the database, policy and stores.
+
+    Raises InvalidConfiguration with one readable message.
+    """
+    from glance_import.store import backends
+
+    config.validate(conf)
+    state = config.state_path(conf)
+    os.makedirs(state, exist_ok=True)
+    try:
+        db_api.configure(conf)
+        db_api.get_engine()
+    except Exception as e:
+        raise exception.InvalidConfiguration(
+            'Cannot use [database] connection %r: %s'
+            % (conf.database.connection, e))
+    _check_schema(conf, auto_migrate)
+    policy.reset()
+    policy.get_enforcer(conf)
+    backends.configure(conf)
+
+
+def _check_schema(conf, auto_migrate):
+    """Migrate an embedded SQLite database; require db sync elsewhere.
+
+    Shared databases are migrated explicitly so that API nodes starting
+    together never race on DDL.
+    """
+    from glance_import.db import migration
+
+    if auto_migrate and db_api.get_engine().dialect.name == 'sqlite':
+        migration.upgrade()
+    elif migration.current_version() != migration.head_version():
+        raise exception.InvalidConfiguration(
+            'The database schema is not current; run '
+            '"glance-import-manage db sync"')
+
+
+def load_app(conf):
+    """The WSGI application described by the paste file."""
+    path = paste_file(conf)
+    try:
+        return deploy.loadapp('config:%s' % path, name=APP_NAME)
+    except LookupError as e:
+        raise exception.InvalidConfiguration(
+            'Paste file %s has no usable %s application: %s'
+            % (path, APP_NAME, e))

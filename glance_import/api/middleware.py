@@ -1,0 +1,207 @@
+"""WSGI middleware: request ids, faults, version negotiation, contexts."""
+
+import json
+import logging
+import uuid
+
+import webob
+import webob.dec
+import webob.exc
+from oslo_config import cfg
+
+from glance_import import context as request_context
+from glance_import import exception
+from glance_import import policy
+from glance_import.api import util
+from glance_import.api import versions
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = 'X-Openstack-Request-ID'
+REQUEST_ID_ENV = 'openstack.request_id'
+
+# Keystone's default role implications; applied to trusted headers in
+# the unauthenticated flavor so "X-Roles: admin" behaves as with a token.
+IMPLIED_ROLES = {'admin': ('member', 'reader'), 'member': ('reader',)}
+
+
+class Middleware:
+    """Base for paste filters: ``process(req)`` returns a response."""
+
+    def __init__(self, application):
+        self.application = application
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        def _filter(app):
+            return cls(app)
+        return _filter
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        return self.process(req)
+
+    def process(self, req):
+        return req.get_response(self.application)
+
+
+def error_response(req, exc):
+    """A webob error response for one of our exceptions."""
+    cls = webob.exc.status_map.get(exc.status,
+                                   webob.exc.HTTPInternalServerError)
+    resp = cls(explanation=exc.msg, headers=dict(exc.headers))
+    return req.get_response(resp)
+
+
+class RequestId(Middleware):
+    """Give every request an id and echo it in the response."""
+
+    def process(self, req):
+        request_id = req.headers.get(REQUEST_ID_HEADER)
+        if request_id and len(request_id) > CONF.max_request_id_length:
+            return error_response(req, exception.RequestHeaderTooLarge(
+                'Request id is longer than %d characters.'
+                % CONF.max_request_id_length))
+        if not request_id:
+            request_id = 'req-%s' % uuid.uuid4()
+        req.environ[REQUEST_ID_ENV] = request_id
+        resp = req.get_response(self.application)
+        resp.headers[REQUEST_ID_HEADER] = request_id
+        return resp
+
+
+class FaultWrapper(Middleware):
+    """Turn our exceptions into HTTP errors; anything else is a logged 500.
+
+    Tracebacks go to the log only, never to the client.
+    """
+
+    def process(self, req):
+        try:
+            return req.get_response(self.application)
+        except exception.GlanceImportError as exc:
+            if exc.status >= 500:
+                LOG.exception('Error serving %s %s', req.method, req.path)
+            return error_response(req, exc)
+        except webob.exc.HTTPException as exc:
+            return req.get_response(exc)
+        except Exception:
+            LOG.exception('Unexpected error serving %s %s', req.method,
+                          req.path)
+            return req.get_response(webob.exc.HTTPInternalServerError(
+                explanation='The server has either erred or is incapable '
+                            'of performing the requested operation.'))
+
+
+class VersionNegotiation(Middleware):
+    """Map /v2.x/ prefixes and versioned Accept headers to /v2."""
+
+    ACCEPT_PREFIX = 'application/vnd.openstack.images-'
+
+    def process(self, req):
+        path = req.path_info
+        segments = path.lstrip('/').split('/', 1)
+        first = segments[0]
+        rest = '/' + segments[1] if len(segments) > 1 else ''
+        if first == 'versions':
+            req.path_info = '/versions'
+            return req.get_response(self.application)
+        if path in ('', '/'):
+            return req.get_response(self.application)
+        allowed = versions.allowed_tokens(CONF)
+        accept = req.headers.get('Accept', '')
+        if accept.startswith(self.ACCEPT_PREFIX):
+            token = accept[len(self.ACCEPT_PREFIX):].split(';')[0].split(
+                '+')[0].strip()
+            if token in allowed:
+                if first in allowed:
+                    path = rest
+                req.path_info = '/v2' + path
+                req.environ['api.version'] = 2
+                return req.get_response(self.application)
+        if first in allowed:
+            req.path_info = '/v2' + rest
+            req.environ['api.version'] = 2
+            return req.get_response(self.application)
+        return versions.list_versions_root(req)
+
+
+class UnauthenticatedContext(Middleware):
+    """Context from trusted X-Project-Id / X-User-Id / X-Roles headers.
+
+    Without X-Project-Id the caller is an admin of
+    ``noauth_default_project_id``, so images and import tasks always have an
+    owner (Glance leaves it empty and its imports then fail).
+    """
+
+    def process(self, req):
+        headers = req.headers
+        project_id = headers.get('X-Project-Id') or headers.get(
+            'X-Tenant-Id')
+        if project_id:
+            roles = _roles(headers.get('X-Roles'), default=['member'])
+        else:
+            project_id = CONF.noauth_default_project_id
+            roles = _roles('admin')
+        req.environ[util.CONTEXT_KEY] = _make_context(
+            req, user_id=headers.get('X-User-Id'), project_id=project_id,
+            roles=roles, auth_token=headers.get('X-Auth-Token'))
+        return req.get_response(self.application)
+
+
+class KeystoneContext(Middleware):
+    """Context from the headers keystonemiddleware's auth_token sets."""
+
+    def process(self, req):
+        headers = req.headers
+        if headers.get('X-Identity-Status', 'Confirmed') != 'Confirmed':
+            if not CONF.allow_anonymous_access:
+                raise exception.Unauthorized()
+            req.environ[util.CONTEXT_KEY] = _make_context(
+                req, user_id=None, project_id=None, roles=[],
+                read_only=True)
+            return req.get_response(self.application)
+        catalog = None
+        if headers.get('X-Service-Catalog'):
+            try:
+                catalog = json.loads(headers['X-Service-Catalog'])
+            except ValueError:
+                raise exception.BadRequest(
+                    'Invalid service catalog json.')
+        req.environ[util.CONTEXT_KEY] = _make_context(
+            req, user_id=headers.get('X-User-Id'),
+            project_id=headers.get('X-Project-Id') or headers.get(
+                'X-Tenant-Id'),
+            roles=[r.strip().lower() for r in
+                   headers.get('X-Roles', '').split(',') if r.strip()],
+            auth_token=headers.get('X-Auth-Token'),
+            service_catalog=catalog,
+            user_name=headers.get('X-User-Name'),
+            project_name=headers.get('X-Project-Name'),
+            user_domain_id=headers.get('X-User-Domain-Id'),
+            project_domain_id=headers.get('X-Project-Domain-Id'),
+            system_scope=headers.get('Openstack-System-Scope'),
+            service_roles=[r.strip().lower() for r in headers.get(
+                'X-Service-Roles', '').split(',') if r.strip()])
+        return req.get_response(self.application)
+
+
+def _roles(value, default=()):
+    roles = [r.strip().lower() for r in (value or '').split(',')
+             if r.strip()] or list(default)
+    expanded = list(roles)
+    for role in roles:
+        for implied in IMPLIED_ROLES.get(role, ()):
+            if implied not in expanded:
+                expanded.append(implied)
+    return expanded
+
+
+def _make_context(req, **kwargs):
+    kwargs.setdefault('read_only', False)
+    ctx = request_context.RequestContext(
+        request_id=req.environ.get(REQUEST_ID_ENV), overwrite=False,
+        **kwargs)
+    ctx.is_admin = policy.is_admin(ctx)
+    return ctx

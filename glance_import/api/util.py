@@ -1,0 +1,161 @@
+"""Request and response helpers shared by the handlers."""
+
+import functools
+import json
+
+import webob
+
+from glance_import import exception
+
+CONTEXT_KEY = 'glance_import.context'
+JSON_MAX_DEPTH = 32
+JSON_MAX_BYTES = 1 << 20
+
+
+def context(req):
+    return req.environ[CONTEXT_KEY]
+
+
+def check_mutating(ctx):
+    """Anonymous (read-only) callers may not change anything."""
+    if ctx.read_only:
+        raise exception.ReadOnlyContext()
+
+
+def has_body(req):
+    return bool(req.content_length) or (
+        'chunked' in req.headers.get('Transfer-Encoding', '').lower())
+
+
+def no_body(handler):
+    """Refuse a request body on routes that take none (400, as Glance)."""
+    @functools.wraps(handler)
+    def wrapper(req, **kwargs):
+        if has_body(req):
+            raise exception.BadRequest(
+                'A body is not expected with this request.')
+        return handler(req, **kwargs)
+    return wrapper
+
+
+def require_content(*content_types, headers=None):
+    """Refuse other Content-Types with 415."""
+    def decorator(handler):
+        @functools.wraps(handler)
+        def wrapper(req, **kwargs):
+            if req.content_type not in content_types:
+                raise exception.UnsupportedMediaType(
+                    'Unsupported Content-Type %s' % (req.content_type or
+                                                     '(none)'),
+                    headers=headers)
+            return handler(req, **kwargs)
+        return wrapper
+    return decorator
+
+
+def _depth(value, limit):
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def _no_lone_surrogates(pairs):
+    for key, _value in pairs:
+        _check_text(key)
+    return dict(pairs)
+
+
+def _check_text(text):
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        raise exception.BadRequest(
+            'Malformed JSON in request body: invalid Unicode text.')
+
+
+def json_body(req, *, allowed=(dict,)):
+    """The request's JSON document, or a 400 that says what is wrong."""
+    if not has_body(req):
+        raise exception.BadRequest('Body expected in request.')
+    if req.content_length and req.content_length > JSON_MAX_BYTES:
+        raise exception.RequestEntityTooLarge(
+            'Request body is larger than %d bytes.' % JSON_MAX_BYTES)
+    raw = req.body_file.read(JSON_MAX_BYTES + 1)
+    if len(raw) > JSON_MAX_BYTES:
+        raise exception.RequestEntityTooLarge(
+            'Request body is larger than %d bytes.' % JSON_MAX_BYTES)
+    try:
+        text = raw.decode('utf-8')
+        doc = json.loads(text, object_pairs_hook=_no_lone_surrogates,
+                         parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise exception.BadRequest('Malformed JSON in request body.')
+    if not _depth(doc, JSON_MAX_DEPTH):
+        raise exception.BadRequest('JSON document nested too deeply.')
+    _check_strings(doc)
+    if not isinstance(doc, allowed):
+        names = ' or '.join(
+            {dict: 'an object', list: 'an array'}[t] for t in allowed)
+        raise exception.BadRequest('Request body must be %s.' % names)
+    return doc
+
+
+def _reject_constant(name):
+    raise ValueError('%s is not valid JSON' % name)
+
+
+def _check_strings(doc):
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def json_response(body, status=200, headers=None):
+    resp = webob.Response(status=status, content_type='application/json',
+                          charset='UTF-8')
+    resp.body = json.dumps(body).encode('utf-8')
+    if headers:
+        for key, value in headers.items():
+            resp.headers[key] = value
+    return resp
+
+
+def empty_response(status=204, headers=None):
+    resp = webob.Response(status=status)
+    # No Content-Type on empty answers, as Glance sends them.
+    del resp.content_type
+    resp.content_length = 0 if status != 204 else None
+    if headers:
+        for key, value in headers.items():
+            resp.headers[key] = value
+    return resp
+
+
+def bool_param(value, name):
+    """'true'/'false' query parameters, lowercase only, as Glance."""
+    if value == 'true':
+        return True
+    if value == 'false':
+        return False
+    raise exception.BadRequest("Invalid value '%s' for parameter %s: "
+                               "expected true or false" % (value, name))
+
+
+def iso8601(dt):
+    """Glance's timestamp form: UTC, seconds, trailing Z."""
+    if dt is None:
+        return None
+    return dt.strftime('%Y-%m-%dT%H:%M:%SZ')

@@ -1,0 +1,54 @@
+"""GET / and /versions: the versions document and the version tokens.
+
+v2.6 (image import) is offered only when ``enable_image_import`` is on;
+without it the server presents itself as a v2.5 server, as Glance Pike did.
+"""
+
+from oslo_config import cfg
+
+from glance_import.api import util
+
+CONF = cfg.CONF
+
+# Minor versions whose features this service implements, oldest first.
+# v2.6 and later need enable_image_import.
+BASE_MINORS = (0, 1, 2, 3, 4, 5)
+IMPORT_MINORS = (6,)
+
+
+def available_minors(conf):
+    """Minor versions of v2 served with this configuration, newest first."""
+    minors = list(BASE_MINORS)
+    if conf.enable_image_import:
+        minors.extend(IMPORT_MINORS)
+    return sorted(minors, reverse=True)
+
+
+def allowed_tokens(conf):
+    """URL/Accept version tokens mapping to /v2 (v2, v2.0, v2.1 ...)."""
+    return {'v2'} | {'v2.%d' % m for m in available_minors(conf)}
+
+
+def _base_url(req, conf):
+    base = conf.public_endpoint or req.application_url
+    return base.rstrip('/') + '/'
+
+
+def versions_document(req, conf):
+    href = _base_url(req, conf) + 'v2/'
+    minors = available_minors(conf)
+    return {'versions': [
+        {'id': 'v2.%d' % minor,
+         'status': 'CURRENT' if i == 0 else 'SUPPORTED',
+         'links': [{'rel': 'self', 'href': href}]}
+        for i, minor in enumerate(minors)]}
+
+
+def list_versions(req):
+    """200: the versions document."""
+    return util.json_response(versions_document(req, CONF))
+
+
+def list_versions_root(req):
+    """300: the versions document, for / and unknown version tokens."""
+    return util.json_response(versions_document(req, CONF), status=300)

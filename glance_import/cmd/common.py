@@ -1,0 +1,33 @@
+"""Start-up shared by the commands: options, config files, logging."""
+
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from glance_import import config
+from glance_import import exception
+
+_REGISTERED = False
+
+
+def load_config(argv, prog, conf=None, default_config_files=None):
+    """Register options, parse *argv* and config files, set up logging."""
+    global _REGISTERED
+    conf = conf or cfg.CONF
+    if not _REGISTERED:
+        logging.register_options(conf)
+        config.register_opts(conf)
+        _REGISTERED = True
+    conf(argv, project='glance', prog=prog,
+         default_config_files=default_config_files)
+    logging.setup(conf, 'glance_import')
+    return conf
+
+
+def fail(prog, error):
+    """One clear line on stderr and exit status 1, never a traceback."""
+    reason = error.msg if isinstance(error, exception.GlanceImportError) \
+        else str(error)
+    print('%s: error: %s' % (prog, reason), file=sys.stderr)
+    return 1

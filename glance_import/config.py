@@ -1,0 +1,301 @@
+"""Every configuration option of the service, declared once.
+
+Option names, groups and defaults follow Glance's ``glance-api.conf`` so an
+operator's existing file keeps its meaning. ``register_opts`` is called once
+by whoever owns the configuration object (the app factory, the commands,
+the tests); ``list_opts`` feeds ``oslo-config-generator``.
+"""
+
+import os
+
+from oslo_config import cfg
+
+from glance_import import exception
+
+IMPORT_METHODS = ('glance-direct', 'web-download', 'copy-image',
+                  'glance-download')
+
+DEFAULT_DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw',
+                        'qcow2', 'vdi', 'iso', 'ploop']
+DEFAULT_CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova',
+                             'docker', 'compressed']
+
+_STATE_PATH = os.path.join('~', '.local', 'state', 'glance_import')
+
+default_opts = [
+    cfg.StrOpt('state_path', default=os.path.expanduser(_STATE_PATH),
+               sample_default=_STATE_PATH,
+               help='Directory for the service\'s own state (the embedded '
+                    'SQLite database, staging area and file store in the '
+                    'shipped configuration). Other paths may refer to it as '
+                    '$state_path.'),
+    cfg.HostAddressOpt('bind_host', default='127.0.0.1',
+                       help='Address the API server listens on.'),
+    cfg.PortOpt('bind_port', default=9292,
+                help='Port the API server listens on.'),
+    cfg.IntOpt('workers', default=0, min=0,
+               help='Number of API server processes for '
+                    '``glance-import-api``. 0 serves from one process with '
+                    'a thread pool; under uwsgi or mod_wsgi the server\'s '
+                    'own setting applies instead.'),
+    cfg.IntOpt('server_threads', default=16, min=1,
+               help='Worker threads per API server process. Each thread '
+                    'serves one request at a time, so this caps concurrent '
+                    'uploads and downloads per process.'),
+    cfg.BoolOpt('enable_image_import', default=False,
+                help='Enable the interoperable image import API (v2.6): '
+                     'the stage and import calls and /v2/info/import. When '
+                     'False, /versions does not list v2.6 and those calls '
+                     'answer 404 as a v2.5 server would.'),
+    cfg.StrOpt('node_staging_uri', default='file:///tmp/staging/',
+               help='file:// URI of the directory where staged image data '
+                    'is kept until it is imported. With several API nodes '
+                    'either share it (NFS) or set worker_self_reference_url '
+                    'on every node so imports are forwarded to the node '
+                    'holding the data.'),
+    cfg.ListOpt('enabled_import_methods',
+                item_type=cfg.types.String(choices=IMPORT_METHODS),
+                default=['glance-direct', 'web-download', 'copy-image'],
+                help='Import methods offered to clients.'),
+    cfg.StrOpt('worker_self_reference_url',
+               help='URL other API nodes use to reach this one directly, '
+                    'recorded on staged images so a glance-direct import '
+                    'or delete arriving elsewhere is forwarded here. '
+                    'Falls back to public_endpoint.'),
+    cfg.URIOpt('public_endpoint', schemes=['http', 'https'],
+               help='Public URL of the API, used for the links in the '
+                    'versions document instead of the request\'s host.'),
+    cfg.IntOpt('image_size_cap', default=1099511627776, min=1,
+               max=9223372036854775808,
+               help='Largest image, in bytes, accepted by upload, stage or '
+                    'import.'),
+    cfg.StrOpt('user_storage_quota', default='0',
+               help='Total bytes one project may store across all its '
+                    'images and stores; a number with an optional B, KB, '
+                    'MB, GB or TB suffix. 0 means unlimited.'),
+    cfg.StrOpt('hashing_algorithm', default='sha512',
+               help='hashlib algorithm for os_hash_value.'),
+    cfg.DictOpt('enabled_backends',
+                help='Store identifiers and their types (id:type,...), '
+                     'e.g. "fast:file,ceph:rbd". Setting it turns on '
+                     'multi-store; [glance_store] default_backend must '
+                     'then name one of them.'),
+    cfg.BoolOpt('show_image_direct_url', default=False,
+                help='Show the first location of an image as direct_url.'),
+    cfg.BoolOpt('show_multiple_locations', default=False,
+                help='Show all locations of an image as locations.'),
+    cfg.IntOpt('limit_param_default', default=25, min=1,
+               help='Page size of list calls without a limit.'),
+    cfg.IntOpt('api_limit_max', default=1000, min=1,
+               help='Largest page a list call returns.'),
+    cfg.IntOpt('image_member_quota', default=128,
+               help='Members per image; negative means unlimited.'),
+    cfg.IntOpt('image_property_quota', default=128,
+               help='Custom properties per image; negative means '
+                    'unlimited.'),
+    cfg.IntOpt('image_tag_quota', default=128,
+               help='Tags per image; negative means unlimited.'),
+    cfg.IntOpt('image_location_quota', default=10,
+               help='Locations per image; negative means unlimited.'),
+    cfg.BoolOpt('allow_anonymous_access', default=False,
+                help='With the keystone flavor, serve unauthenticated '
+                     'requests with a read-only anonymous context instead '
+                     'of answering 401.'),
+    cfg.IntOpt('max_request_id_length', default=64, min=0,
+               help='Longest X-Openstack-Request-ID accepted from a '
+                    'client.'),
+    cfg.StrOpt('noauth_default_project_id', default='admin',
+               help='Project owning requests in the unauthenticated '
+                    'flavor when the caller sends no X-Project-Id header. '
+                    'The caller is then an admin of that project.'),
+]
+
+task_opts = [
+    cfg.StrOpt('task_executor', default='taskflow',
+               help='Task executor. Only taskflow exists.'),
+    cfg.IntOpt('task_time_to_live', default=48, min=0,
+               help='Hours a finished task stays visible.'),
+    cfg.StrOpt('work_dir',
+               help='Scratch directory of the legacy tasks API; kept for '
+                    'compatibility of existing configuration files.'),
+]
+
+taskflow_executor_opts = [
+    cfg.StrOpt('engine_mode', default='parallel',
+               choices=('serial', 'parallel'),
+               help='Taskflow engine running import flows.'),
+    cfg.IntOpt('max_workers', default=10, min=1,
+               help='Threads of the parallel engine per flow.'),
+    cfg.StrOpt('conversion_format', choices=('qcow2', 'raw', 'vmdk'),
+               help='Disk format the legacy tasks API converts to.'),
+]
+
+wsgi_opts = [
+    cfg.IntOpt('task_pool_threads', default=16, min=1,
+               help='Imports running concurrently in one API process.'),
+]
+
+paste_deploy_opts = [
+    cfg.StrOpt('flavor',
+               help='Pipeline of the paste configuration to serve: unset '
+                    'for the unauthenticated pipeline, "keystone" for '
+                    'keystonemiddleware authentication.'),
+    cfg.StrOpt('config_file',
+               help='Paste configuration file; defaults to the '
+                    'glance-api-paste.ini shipped with the package.'),
+]
+
+image_import_opts = [
+    cfg.ListOpt('image_import_plugins', default=[],
+                help='Import plugins to run, in order: image_conversion, '
+                     'image_decompression, inject_image_metadata, no_op.'),
+]
+
+import_filtering_opts = [
+    cfg.ListOpt('allowed_schemes', default=['http', 'https'],
+                help='URI schemes web-download may use.'),
+    cfg.ListOpt('disallowed_schemes', default=[],
+                help='URI schemes web-download may not use; ignored when '
+                     'allowed_schemes is set.'),
+    cfg.ListOpt('allowed_hosts', default=[],
+                help='Hosts web-download may reach. A host listed here '
+                     'may also resolve to loopback or link-local '
+                     'addresses.'),
+    cfg.ListOpt('disallowed_hosts', default=[],
+                help='Hosts web-download may not reach; ignored when '
+                     'allowed_hosts is set.'),
+    cfg.ListOpt('allowed_ports', item_type=cfg.types.Integer(1, 65535),
+                default=[80, 443],
+                help='Explicit URI ports web-download may use.'),
+    cfg.ListOpt('disallowed_ports', item_type=cfg.types.Integer(1, 65535),
+                default=[],
+                help='Explicit URI ports web-download may not use; ignored '
+                     'when allowed_ports is set.'),
+]
+
+inject_metadata_opts = [
+    cfg.ListOpt('ignore_user_roles', default=['admin'],
+                help='Users with any of these roles get no injected '
+                     'properties.'),
+    cfg.DictOpt('inject', default={},
+                help='Properties (key:value,...) added to imported images.'),
+]
+
+image_conversion_opts = [
+    cfg.StrOpt('output_format', default='raw',
+               choices=('qcow2', 'raw', 'vmdk'),
+               help='Disk format the image_conversion plugin produces.'),
+]
+
+image_format_opts = [
+    cfg.ListOpt('container_formats', default=DEFAULT_CONTAINER_FORMATS,
+                help='Accepted container_format values.'),
+    cfg.ListOpt('disk_formats', default=DEFAULT_DISK_FORMATS,
+                help='Accepted disk_format values.'),
+    cfg.ListOpt('vmdk_allowed_types',
+                default=['streamOptimized', 'monolithicSparse'],
+                help='VMDK create-types the conversion plugin accepts.'),
+    cfg.BoolOpt('require_image_format_match', default=True,
+                help='Refuse data whose detected format differs from the '
+                     'declared disk_format.'),
+    cfg.ListOpt('gpt_safety_checks_nonfatal', default=[],
+                help='GPT safety checks whose failure is only logged.'),
+]
+
+OPT_GROUPS = (
+    (None, default_opts),
+    ('task', task_opts),
+    ('taskflow_executor', taskflow_executor_opts),
+    ('wsgi', wsgi_opts),
+    ('paste_deploy', paste_deploy_opts),
+    ('image_import_opts', image_import_opts),
+    ('import_filtering_opts', import_filtering_opts),
+    ('inject_metadata_properties', inject_metadata_opts),
+    ('image_conversion', image_conversion_opts),
+    ('image_format', image_format_opts),
+)
+
+DEFAULT_DB_CONNECTION = 'sqlite:///$state_path/glance_import.sqlite'
+
+
+def register_opts(conf):
+    """Register our options and the database and store ones on *conf*."""
+    from oslo_db import options as db_options
+
+    for group, opts in OPT_GROUPS:
+        conf.register_opts(opts, group=group)
+    db_options.set_defaults(conf, connection=DEFAULT_DB_CONNECTION)
+    _register_store_opts(conf)
+
+
+def _register_store_opts(conf):
+    import glance_store
+
+    glance_store.register_opts(conf)
+    # Multi-store options are registered once enabled_backends is known
+    # (see glance_import.store.backends.configure).
+
+
+def list_opts():
+    """Options for oslo-config-generator, grouped as in glance-api.conf."""
+    return [(group or 'DEFAULT', opts) for group, opts in OPT_GROUPS]
+
+
+def state_path(conf):
+    return os.path.expanduser(conf.state_path)
+
+
+def staging_dir(conf):
+    """Directory behind node_staging_uri; only file:// URIs are valid."""
+    uri = conf.node_staging_uri
+    if not uri.startswith('file://'):
+        raise exception.InvalidConfiguration(
+            'node_staging_uri must be a file:// URI, not %r' % uri)
+    path = uri[len('file://'):]
+    if not path.startswith('/'):
+        raise exception.InvalidConfiguration(
+            'node_staging_uri must name an absolute path: %r' % uri)
+    return os.path.expanduser(path)
+
+
+def storage_quota_bytes(conf):
+    """user_storage_quota as bytes (0 = unlimited)."""
+    value = conf.user_storage_quota.strip().upper()
+    units = {'TB': 1 << 40, 'GB': 1 << 30, 'MB': 1 << 20, 'KB': 1 << 10,
+             'B': 1}
+    number, factor = value, 1
+    for suffix, multiplier in units.items():
+        if value.endswith(suffix):
+            number, factor = value[:-len(suffix)].strip(), multiplier
+            break
+    if not number.isdigit():
+        raise exception.InvalidConfiguration(
+            'user_storage_quota must be a byte count with an optional '
+            'B/KB/MB/GB/TB suffix, not %r' % conf.user_storage_quota)
+    return int(number) * factor
+
+
+def validate(conf):
+    """Refuse settings the service cannot run with, in one message each."""
+    if conf.task.task_executor != 'taskflow':
+        raise exception.InvalidConfiguration(
+            "[task] task_executor must be 'taskflow', not %r"
+            % conf.task.task_executor)
+    storage_quota_bytes(conf)
+    path = staging_dir(conf)
+    if conf.enable_image_import:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as e:
+            raise exception.InvalidConfiguration(
+                'Cannot create the staging directory %s: %s'
+                % (path, e.strerror))
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise exception.InvalidConfiguration(
+                'The staging directory %s is not writable' % path)
+    backends = conf.enabled_backends or {}
+    for store_id in backends:
+        if store_id.startswith('os_glance_'):
+            raise exception.InvalidConfiguration(
+                'Store identifier %r is reserved (os_glance_ prefix)'
+                % store_id)

@@ -1,0 +1,41 @@
+"""Request context: who is calling, on behalf of which project."""
+
+from oslo_context import context
+from oslo_db.sqlalchemy import enginefacade
+
+
+@enginefacade.transaction_context_provider
+class RequestContext(context.RequestContext):
+    """An oslo.context context whose ``owner`` is the caller's project.
+
+    ``is_admin`` is decided by the ``context_is_admin`` policy when the
+    middleware builds the context (see ``policy.context_from_headers``).
+    """
+
+    def __init__(self, service_catalog=None, **kwargs):
+        super().__init__(**kwargs)
+        self.service_catalog = service_catalog
+
+    @property
+    def owner(self):
+        return self.project_id
+
+    def to_policy_values(self):
+        values = super().to_policy_values()
+        values['is_admin'] = self.is_admin
+        return values
+
+    def elevated(self):
+        """An admin copy, for steps acting for the service (copy-image)."""
+        ctx = RequestContext(
+            user_id=self.user_id, project_id=self.project_id,
+            roles=list(set(self.roles) | {'admin'}), is_admin=True,
+            request_id=self.request_id, auth_token=self.auth_token,
+            service_catalog=self.service_catalog, overwrite=False)
+        return ctx
+
+
+def admin_context(project_id=None):
+    """A context for the service's own maintenance work."""
+    return RequestContext(project_id=project_id, roles=['admin'],
+                          is_admin=True, overwrite=False)

@@ -1,0 +1,492 @@
+"""Database access: small functions, each owning one transaction.
+
+Status changes and the import lock are compare-and-swap statements
+(``UPDATE ... WHERE status = :expected``, insert-unique / delete-if-ours)
+so two API nodes can never both win a transition. Deadlocks and
+serialization failures are retried by ``retry_on_deadlock``.
+"""
+
+import datetime
+import functools
+import uuid
+
+import sqlalchemy as sa
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+from sqlalchemy import orm
+
+from glance_import import exception
+from glance_import import images as image_domain
+from glance_import.db import models
+
+_FACADE = None
+
+
+def configure(conf):
+    """(Re)build the engine for ``[database] connection``."""
+    global _FACADE
+    facade = enginefacade.transaction_context()
+    facade.configure(connection=conf.database.connection, sqlite_fk=True,
+                     max_retries=conf.database.max_retries,
+                     mysql_sql_mode='TRADITIONAL')
+    _FACADE = facade
+    return facade
+
+
+def get_engine():
+    return _FACADE.writer.get_engine()
+
+
+def dispose():
+    global _FACADE
+    if _FACADE is not None:
+        try:
+            _FACADE.dispose_pool()
+        except AttributeError:
+            pass
+    _FACADE = None
+
+
+def _writer(ctx):
+    return _FACADE.writer.using(ctx)
+
+
+def _reader(ctx):
+    return _FACADE.reader.using(ctx)
+
+
+retry_on_deadlock = oslo_db_api.wrap_db_retry(
+    max_retries=5, retry_on_deadlock=True, retry_interval=0.1,
+    inc_retry_interval=True)
+
+
+def utcnow():
+    return models.utcnow()
+
+
+# Conversion ------------------------------------------------------------
+
+def _to_domain(row, member=None):
+    image = image_domain.Image(
+        **{attr: getattr(row, attr) for attr in image_domain.BASE_ATTRIBUTES})
+    image.properties = {p.name: p.value for p in row.properties}
+    image.tags = sorted(t.value for t in row.tags)
+    image.locations = [
+        {'id': loc.id, 'url': loc.value, 'metadata': loc.meta_data or {},
+         'status': loc.status}
+        for loc in row.locations if loc.status == 'active']
+    image.member = member
+    return image
+
+
+def _with_children():
+    return (orm.selectinload(models.Image.properties),
+            orm.selectinload(models.Image.tags),
+            orm.selectinload(models.Image.locations))
+
+
+def _caller_membership(session, ctx, image_id):
+    if not ctx.project_id:
+        return None
+    status = session.scalar(
+        sa.select(models.ImageMember.status).where(
+            models.ImageMember.image_id == image_id,
+            models.ImageMember.member == ctx.project_id))
+    return status
+
+
+def is_visible(ctx, image_row, member_status):
+    """Database visibility rules (admins see everything)."""
+    if ctx.is_admin:
+        return True
+    if image_row.visibility in ('public', 'community'):
+        return True
+    if ctx.project_id is not None and image_row.owner == ctx.project_id:
+        return True
+    return image_row.visibility == 'shared' and member_status is not None
+
+
+# Images ----------------------------------------------------------------
+
+def image_get(ctx, image_id, *, check_visible=True):
+    """Load one live image or raise ImageNotFound.
+
+    Invisible images are reported as missing, like Glance does.
+    """
+    if not isinstance(image_id, str) or len(image_id) > 36:
+        raise exception.ImageNotFound(image_id=image_id)
+    with _reader(ctx) as session:
+        row = session.scalar(
+            sa.select(models.Image).options(*_with_children()).where(
+                models.Image.id == image_id,
+                models.Image.deleted == sa.false()))
+        if row is None:
+            raise exception.ImageNotFound(image_id=image_id)
+        member_status = _caller_membership(session, ctx, image_id)
+        if check_visible and not is_visible(ctx, row, member_status):
+            raise exception.ImageNotFound(image_id=image_id)
+        member = ctx.project_id if member_status is not None else None
+        return _to_domain(row, member)
+
+
+@retry_on_deadlock
+def image_create(ctx, values, properties=None, tags=()):
+    """Insert a queued image; a reused id (even deleted) is a 409."""
+    now = utcnow()
+    values = dict(values)
+    values.setdefault('id', str(uuid.uuid4()))
+    values.setdefault('status', image_domain.QUEUED)
+    values.setdefault('created_at', now)
+    values.setdefault('updated_at', now)
+    values.setdefault('deleted', False)
+    try:
+        with _writer(ctx) as session:
+            row = models.Image(**values)
+            row.properties = [
+                models.ImageProperty(name=k, value=v, created_at=now,
+                                     updated_at=now)
+                for k, v in (properties or {}).items()]
+            row.tags = [models.ImageTag(value=t, created_at=now)
+                        for t in sorted(set(tags))]
+            row.locations = []
+            session.add(row)
+            session.flush()
+    except db_exc.DBDuplicateEntry:
+        raise exception.DuplicateImage(image_id=values['id'])
+    return image_get(ctx, values['id'], check_visible=False)
+
+
+@retry_on_deadlock
+def image_update(ctx, image_id, values=None, *, from_status=None,
+                 set_properties=None, remove_properties=(), tags=None):
+    """Update columns, properties and tags of an image in one transaction.
+
+    With *from_status*, the update happens only if the image still has
+    that status (compare-and-swap); otherwise ConcurrentUpdate (409).
+    Setting status queued clears size and virtual_size, as Glance does.
+    """
+    values = dict(values or {})
+    now = utcnow()
+    values['updated_at'] = now
+    if values.get('status') == image_domain.QUEUED:
+        values.setdefault('size', None)
+        values.setdefault('virtual_size', None)
+    with _writer(ctx) as session:
+        stmt = sa.update(models.Image).where(
+            models.Image.id == image_id, models.Image.deleted == sa.false())
+        if from_status is not None:
+            stmt = stmt.where(models.Image.status == from_status)
+        if session.execute(stmt.values(**values)).rowcount != 1:
+            _raise_update_failure(session, image_id, from_status)
+        if set_properties:
+            _upsert_properties(session, image_id, set_properties, now)
+        if remove_properties:
+            session.execute(sa.delete(models.ImageProperty).where(
+                models.ImageProperty.image_id == image_id,
+                models.ImageProperty.name.in_(list(remove_properties))))
+        if tags is not None:
+            _replace_tags(session, image_id, tags, now)
+    return image_get(ctx, image_id, check_visible=False)
+
+
+def _raise_update_failure(session, image_id, from_status):
+    status = session.scalar(sa.select(models.Image.status).where(
+        models.Image.id == image_id, models.Image.deleted == sa.false()))
+    if status is None:
+        raise exception.ImageNotFound(image_id=image_id)
+    raise exception.InvalidImageStatusTransition(
+        cur_status=status, new_status='(expected %s)' % from_status)
+
+
+def _upsert_properties(session, image_id, props, now):
+    existing = dict(session.execute(
+        sa.select(models.ImageProperty.name, models.ImageProperty.id).where(
+            models.ImageProperty.image_id == image_id,
+            models.ImageProperty.name.in_(list(props)))).all())
+    for name, value in props.items():
+        if name in existing:
+            session.execute(sa.update(models.ImageProperty).where(
+                models.ImageProperty.id == existing[name]).values(
+                    value=value, updated_at=now))
+        else:
+            session.add(models.ImageProperty(
+                image_id=image_id, name=name, value=value, created_at=now,
+                updated_at=now))
+    session.flush()
+
+
+def _replace_tags(session, image_id, tags, now):
+    session.execute(sa.delete(models.ImageTag).where(
+        models.ImageTag.image_id == image_id))
+    session.add_all(models.ImageTag(image_id=image_id, value=t,
+                                    created_at=now)
+                    for t in sorted(set(tags)))
+    session.flush()
+
+
+@retry_on_deadlock
+def image_delete(ctx, image_id):
+    """Mark the image deleted and drop its children; returns locations.
+
+    The caller removes the data of the returned locations afterwards.
+    """
+    now = utcnow()
+    with _writer(ctx) as session:
+        locations = [
+            {'id': loc.id, 'url': loc.value, 'metadata': loc.meta_data or {}}
+            for loc in session.scalars(sa.select(models.ImageLocation).where(
+                models.ImageLocation.image_id == image_id))]
+        result = session.execute(
+            sa.update(models.Image).where(
+                models.Image.id == image_id,
+                models.Image.deleted == sa.false()).values(
+                    status=image_domain.DELETED, deleted=True,
+                    deleted_at=now, updated_at=now))
+        if result.rowcount != 1:
+            raise exception.ImageNotFound(image_id=image_id)
+        for model in (models.ImageProperty, models.ImageTag,
+                      models.ImageLocation, models.ImageMember):
+            session.execute(sa.delete(model).where(
+                model.image_id == image_id))
+    return locations
+
+
+def image_add_tag(ctx, image_id, tag, quota):
+    """Add one tag (idempotent); 413 past the tag quota."""
+    with _writer(ctx) as session:
+        tags = set(session.scalars(sa.select(models.ImageTag.value).where(
+            models.ImageTag.image_id == image_id)))
+        if tag in tags:
+            return
+        if 0 <= quota <= len(tags):
+            raise exception.QuotaExceeded(resource='image tags',
+                                          limit=quota)
+        try:
+            with session.begin_nested():
+                session.add(models.ImageTag(image_id=image_id, value=tag,
+                                            created_at=utcnow()))
+        except db_exc.DBDuplicateEntry:
+            return
+        _touch(session, image_id)
+
+
+def image_delete_tag(ctx, image_id, tag):
+    with _writer(ctx) as session:
+        result = session.execute(sa.delete(models.ImageTag).where(
+            models.ImageTag.image_id == image_id,
+            models.ImageTag.value == tag))
+        if result.rowcount == 0:
+            raise exception.NotFound('Tag %s not found' % tag)
+        _touch(session, image_id)
+
+
+def _touch(session, image_id):
+    session.execute(sa.update(models.Image).where(
+        models.Image.id == image_id).values(updated_at=utcnow()))
+
+
+# Locations -------------------------------------------------------------
+
+@retry_on_deadlock
+def image_add_location(ctx, image_id, url, metadata, *, values=None,
+                       from_status=None):
+    """Record a location; optionally update image columns in the same CAS.
+
+    Used when data lands in a store: the location, the hashes/size and the
+    move to active are one transaction.
+    """
+    now = utcnow()
+    with _writer(ctx) as session:
+        if values or from_status:
+            vals = dict(values or {})
+            vals['updated_at'] = now
+            stmt = sa.update(models.Image).where(
+                models.Image.id == image_id,
+                models.Image.deleted == sa.false())
+            if from_status:
+                stmt = stmt.where(models.Image.status == from_status)
+            if session.execute(stmt.values(**vals)).rowcount != 1:
+                _raise_update_failure(session, image_id, from_status)
+        loc = models.ImageLocation(image_id=image_id, value=url,
+                                   meta_data=metadata or {}, status='active',
+                                   created_at=now, updated_at=now)
+        session.add(loc)
+        session.flush()
+        return loc.id
+
+
+def image_remove_location(ctx, image_id, location_id):
+    with _writer(ctx) as session:
+        session.execute(sa.delete(models.ImageLocation).where(
+            models.ImageLocation.image_id == image_id,
+            models.ImageLocation.id == location_id))
+
+
+# The import lock -------------------------------------------------------
+
+@retry_on_deadlock
+def acquire_import_lock(ctx, image_id, task_id, *, stale_task_id=None):
+    """Take the os_glance_import_task lock for *task_id*.
+
+    An insert guarded by the unique (image_id, name) key: of two racing
+    nodes exactly one succeeds, the other gets ImportLockHeld. With
+    *stale_task_id* the lock is taken over only if it still names that
+    (dead) task.
+    """
+    name = image_domain.IMPORT_LOCK
+    now = utcnow()
+    with _writer(ctx) as session:
+        if stale_task_id is not None:
+            result = session.execute(sa.update(models.ImageProperty).where(
+                models.ImageProperty.image_id == image_id,
+                models.ImageProperty.name == name,
+                models.ImageProperty.value == stale_task_id).values(
+                    value=task_id, updated_at=now))
+            if result.rowcount != 1:
+                raise exception.ImportLockHeld()
+            return
+        try:
+            with session.begin_nested():
+                session.add(models.ImageProperty(
+                    image_id=image_id, name=name, value=task_id,
+                    created_at=now, updated_at=now))
+        except db_exc.DBDuplicateEntry:
+            raise exception.Conflict(
+                "New operation on image '%s' is not permitted as prior "
+                "operation is still in progress" % image_id)
+
+
+@retry_on_deadlock
+def release_import_lock(ctx, image_id, task_id):
+    """Drop the lock only if *task_id* still holds it; True if dropped."""
+    with _writer(ctx) as session:
+        result = session.execute(sa.delete(models.ImageProperty).where(
+            models.ImageProperty.image_id == image_id,
+            models.ImageProperty.name == image_domain.IMPORT_LOCK,
+            models.ImageProperty.value == task_id))
+        return result.rowcount == 1
+
+
+# Tasks -----------------------------------------------------------------
+
+TASK_PENDING = 'pending'
+TASK_PROCESSING = 'processing'
+TASK_SUCCESS = 'success'
+TASK_FAILURE = 'failure'
+TASK_TRANSITIONS = {
+    TASK_PENDING: {TASK_PROCESSING, TASK_FAILURE},
+    TASK_PROCESSING: {TASK_SUCCESS, TASK_FAILURE},
+    TASK_SUCCESS: set(),
+    TASK_FAILURE: set(),
+}
+
+
+def task_create(ctx, values):
+    now = utcnow()
+    values = dict(values)
+    values.setdefault('id', str(uuid.uuid4()))
+    values.setdefault('status', TASK_PENDING)
+    values.setdefault('message', '')
+    values.setdefault('created_at', now)
+    values.setdefault('updated_at', now)
+    values.setdefault('deleted', False)
+    values.setdefault('progress', 0)
+    with _writer(ctx) as session:
+        session.add(models.Task(**values))
+    return task_get(ctx, values['id'])
+
+
+def _task_dict(row):
+    return {c.name: getattr(row, c.name) for c in models.Task.__table__.c}
+
+
+def task_get(ctx, task_id, *, owner=None):
+    """A task as a dict; *owner* restricts to one project."""
+    with _reader(ctx) as session:
+        stmt = sa.select(models.Task).where(
+            models.Task.id == task_id, models.Task.deleted == sa.false())
+        if owner is not None:
+            stmt = stmt.where(models.Task.owner == owner)
+        row = session.scalar(stmt)
+        if row is None:
+            raise exception.TaskNotFound(task_id=task_id)
+        return _task_dict(row)
+
+
+@retry_on_deadlock
+def task_update(ctx, task_id, values, *, from_status=None):
+    """Update a task; with *from_status* only from that status (CAS)."""
+    values = dict(values)
+    values['updated_at'] = utcnow()
+    new = values.get('status')
+    with _writer(ctx) as session:
+        stmt = sa.update(models.Task).where(models.Task.id == task_id)
+        if from_status is not None:
+            if new and new not in TASK_TRANSITIONS[from_status]:
+                raise exception.Conflict(
+                    'Task status transition from %s to %s is not allowed'
+                    % (from_status, new))
+            stmt = stmt.where(models.Task.status == from_status)
+        if session.execute(stmt.values(**values)).rowcount != 1:
+            raise exception.Conflict('Task %s changed concurrently'
+                                     % task_id)
+
+
+def task_get_all(ctx, *, owner=None, image_id=None, filters=None,
+                 marker=None, limit=None, sort_key='created_at',
+                 sort_dir='desc'):
+    """List live, unexpired tasks; soft-deletes expired ones first."""
+    now = utcnow()
+    with _writer(ctx) as session:
+        expire = sa.update(models.Task).where(
+            models.Task.deleted == sa.false(),
+            models.Task.expires_at.is_not(None),
+            models.Task.expires_at <= now)
+        if owner is not None:
+            expire = expire.where(models.Task.owner == owner)
+        session.execute(expire.values(deleted=True, deleted_at=now))
+
+        stmt = sa.select(models.Task).where(models.Task.deleted == sa.false())
+        if owner is not None:
+            stmt = stmt.where(models.Task.owner == owner)
+        if image_id is not None:
+            stmt = stmt.where(models.Task.image_id == image_id)
+        for key, value in (filters or {}).items():
+            stmt = stmt.where(getattr(models.Task, key) == value)
+        column = getattr(models.Task, sort_key)
+        order = column.desc() if sort_dir == 'desc' else column.asc()
+        tiebreak = (models.Task.id.desc() if sort_dir == 'desc'
+                    else models.Task.id.asc())
+        if marker is not None:
+            mrow = session.scalar(sa.select(models.Task).where(
+                models.Task.id == marker))
+            if mrow is None:
+                raise exception.BadRequest(
+                    'Invalid marker. Task %s could not be found.' % marker)
+            mval = getattr(mrow, sort_key)
+            if sort_dir == 'desc':
+                stmt = stmt.where(sa.or_(
+                    column < mval,
+                    sa.and_(column == mval, models.Task.id < marker)))
+            else:
+                stmt = stmt.where(sa.or_(
+                    column > mval,
+                    sa.and_(column == mval, models.Task.id > marker)))
+        stmt = stmt.order_by(order, tiebreak)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [_task_dict(row) for row in session.scalars(stmt)]
+
+
+def task_expiry(conf):
+    return utcnow() + datetime.timedelta(hours=conf.task.task_time_to_live)
+
+
+def in_transaction(fn):
+    """Run *fn(ctx, ...)* inside one writer transaction."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args, **kwargs):
+        with _writer(ctx):
+            return fn(ctx, *args, **kwargs)
+    return wrapper

@@ -1,0 +1,182 @@
+"""SQLAlchemy models of images, their children, and tasks.
+
+Images are soft-deleted (``deleted``) so an id is never reused; their
+children are removed outright when the image is deleted. The migrations
+in ``migrations/versions`` create exactly these tables.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class Base(orm.DeclarativeBase):
+    pass
+
+
+class Image(Base):
+    __tablename__ = 'images'
+    __table_args__ = (
+        sa.Index('ix_images_owner', 'owner'),
+        sa.Index('ix_images_visibility', 'visibility'),
+        sa.Index('ix_images_status', 'status'),
+        sa.Index('ix_images_deleted_created', 'deleted', 'created_at'),
+        sa.Index('ix_images_name', 'name'),
+    )
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    name: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    disk_format: orm.Mapped[str | None] = orm.mapped_column(sa.String(20))
+    container_format: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(20))
+    size: orm.Mapped[int | None] = orm.mapped_column(sa.BigInteger)
+    virtual_size: orm.Mapped[int | None] = orm.mapped_column(sa.BigInteger)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(30))
+    visibility: orm.Mapped[str] = orm.mapped_column(sa.String(20))
+    checksum: orm.Mapped[str | None] = orm.mapped_column(sa.String(32))
+    os_hash_algo: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    os_hash_value: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(128), index=True)
+    min_disk: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
+    min_ram: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
+    owner: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    protected: orm.Mapped[bool] = orm.mapped_column(sa.Boolean,
+                                                    default=False)
+    os_hidden: orm.Mapped[bool] = orm.mapped_column(sa.Boolean,
+                                                    default=False)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    deleted_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime)
+    deleted: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)
+
+    properties = orm.relationship(
+        'ImageProperty', lazy='raise', cascade='all, delete-orphan',
+        passive_deletes=True)
+    tags = orm.relationship('ImageTag', lazy='raise',
+                            cascade='all, delete-orphan', passive_deletes=True)
+    locations = orm.relationship(
+        'ImageLocation', lazy='raise', cascade='all, delete-orphan',
+        passive_deletes=True, order_by='ImageLocation.id')
+
+
+def _image_fk():
+    return orm.mapped_column(
+        sa.String(36), sa.ForeignKey('images.id', ondelete='CASCADE'),
+        nullable=False)
+
+
+class ImageProperty(Base):
+    __tablename__ = 'image_properties'
+    # The unique key is what makes the import lock (an insert of
+    # os_glance_import_task) atomic across nodes.
+    __table_args__ = (
+        sa.UniqueConstraint('image_id', 'name',
+                            name='uq_image_properties_image_id_name'),
+        sa.Index('ix_image_properties_name', 'name'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    image_id: orm.Mapped[str] = _image_fk()
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    value: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class ImageTag(Base):
+    __tablename__ = 'image_tags'
+    __table_args__ = (
+        sa.UniqueConstraint('image_id', 'value',
+                            name='uq_image_tags_image_id_value'),
+        sa.Index('ix_image_tags_value', 'value'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    image_id: orm.Mapped[str] = _image_fk()
+    value: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+
+
+class ImageLocation(Base):
+    __tablename__ = 'image_locations'
+    __table_args__ = (
+        sa.Index('ix_image_locations_image_id', 'image_id'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    image_id: orm.Mapped[str] = _image_fk()
+    value: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    meta_data: orm.Mapped[dict] = orm.mapped_column(sa.JSON, default=dict)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(30),
+                                                default='active')
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class ImageMember(Base):
+    __tablename__ = 'image_members'
+    __table_args__ = (
+        sa.UniqueConstraint('image_id', 'member',
+                            name='uq_image_members_image_id_member'),
+        sa.Index('ix_image_members_member', 'member'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    image_id: orm.Mapped[str] = _image_fk()
+    member: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    can_share: orm.Mapped[bool] = orm.mapped_column(sa.Boolean,
+                                                    default=False)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(20),
+                                                default='pending')
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Task(Base):
+    __tablename__ = 'tasks'
+    __table_args__ = (
+        sa.Index('ix_tasks_owner', 'owner'),
+        sa.Index('ix_tasks_image_id', 'image_id'),
+        sa.Index('ix_tasks_status', 'status'),
+    )
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    type: orm.Mapped[str] = orm.mapped_column(sa.String(30))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(30))
+    owner: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    image_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    request_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    input: orm.Mapped[dict | None] = orm.mapped_column(sa.JSON)
+    result: orm.Mapped[dict | None] = orm.mapped_column(sa.JSON)
+    message: orm.Mapped[str] = orm.mapped_column(sa.Text, default='')
+    # Bytes written so far by a running import (our addition to Glance).
+    progress: orm.Mapped[int] = orm.mapped_column(sa.BigInteger, default=0)
+    expires_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    deleted_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime)
+    deleted: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)

@@ -1,0 +1,5 @@
+"""PLACEHOLDER."""
+
+
+def shutdown():
+    pass

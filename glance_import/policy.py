@@ -1,0 +1,239 @@
+"""Policy rules, declared in code with Glance's names and defaults.
+
+Operators override any rule in ``policy.yaml`` (or a legacy
+``policy.json``) named by ``[oslo_policy] policy_file``;
+``oslopolicy-sample-generator --namespace glance_import`` prints them all.
+"""
+
+from oslo_policy import policy
+
+from glance_import import exception
+
+# Building blocks, as Glance spells them.
+ADMIN = 'rule:context_is_admin'
+PROJECT_MEMBER = 'role:member and project_id:%(project_id)s'
+PROJECT_READER = 'role:reader and project_id:%(project_id)s'
+ADMIN_OR_PROJECT_MEMBER = f'{ADMIN} or ({PROJECT_MEMBER})'
+ADMIN_OR_PROJECT_READER = f'{ADMIN} or ({PROJECT_READER})'
+_VISIBLE_TO = ("project_id:%(project_id)s or project_id:%(member_id)s"
+               " or 'community':%(visibility)s"
+               " or 'public':%(visibility)s or 'shared':%(visibility)s")
+ADMIN_OR_READER_OF_VISIBLE = f'{ADMIN} or (role:reader and ({_VISIBLE_TO}))'
+ADMIN_OR_MEMBER_OF_VISIBLE = f'{ADMIN} or (role:member and ({_VISIBLE_TO}))'
+ADMIN_OR_READER_OF_OWNER_OR_MEMBER = (
+    f'{ADMIN} or (role:reader and (project_id:%(project_id)s'
+    ' or project_id:%(member_id)s))')
+ADMIN_OR_SHARED_MEMBER = (
+    f'{ADMIN} or (role:member and project_id:%(member_id)s)')
+SERVICE_OR_ADMIN = 'rule:service_api'
+
+# Rule names used by the handlers.
+ADD_IMAGE = 'add_image'
+GET_IMAGE = 'get_image'
+GET_IMAGES = 'get_images'
+MODIFY_IMAGE = 'modify_image'
+PUBLICIZE_IMAGE = 'publicize_image'
+COMMUNITIZE_IMAGE = 'communitize_image'
+DELETE_IMAGE = 'delete_image'
+UPLOAD_IMAGE = 'upload_image'
+DOWNLOAD_IMAGE = 'download_image'
+DOWNLOAD_FROM_STORE = 'download_from_store'
+COPY_IMAGE = 'copy_image'
+DEACTIVATE = 'deactivate'
+REACTIVATE = 'reactivate'
+GET_IMAGE_LOCATION = 'get_image_location'
+SET_IMAGE_LOCATION = 'set_image_location'
+DELETE_IMAGE_LOCATION = 'delete_image_location'
+ADD_IMAGE_LOCATION = 'add_image_location'
+FETCH_IMAGE_LOCATION = 'fetch_image_location'
+ADD_MEMBER = 'add_member'
+DELETE_MEMBER = 'delete_member'
+GET_MEMBER = 'get_member'
+GET_MEMBERS = 'get_members'
+MODIFY_MEMBER = 'modify_member'
+TASKS_API_ACCESS = 'tasks_api_access'
+GET_TASK = 'get_task'
+GET_TASKS = 'get_tasks'
+ADD_TASK = 'add_task'
+MODIFY_TASK = 'modify_task'
+STORES_INFO_DETAIL = 'stores_info_detail'
+CONTEXT_IS_ADMIN = 'context_is_admin'
+
+_SCOPE = ['project']
+
+
+def _rule(name, check, description, operations):
+    return policy.DocumentedRuleDefault(
+        name=name, check_str=check, description=description,
+        operations=[{'path': p, 'method': m} for m, p in operations],
+        scope_types=_SCOPE)
+
+
+BASE_RULES = [
+    policy.RuleDefault(CONTEXT_IS_ADMIN, 'role:admin',
+                       description='Defines an administrator.'),
+    policy.RuleDefault('default', '',
+                       description='Rule for names without a rule.'),
+    policy.RuleDefault('service_api', 'role:service or role:admin',
+                       description='Calls made by other services.'),
+]
+
+IMAGE_RULES = [
+    _rule(ADD_IMAGE, ADMIN_OR_PROJECT_MEMBER, 'Create a new image.',
+          [('POST', '/v2/images')]),
+    _rule(GET_IMAGE, ADMIN_OR_READER_OF_VISIBLE, 'Get an image.',
+          [('GET', '/v2/images/{image_id}')]),
+    _rule(GET_IMAGES, ADMIN_OR_PROJECT_READER, 'List images.',
+          [('GET', '/v2/images')]),
+    _rule(MODIFY_IMAGE, ADMIN_OR_PROJECT_MEMBER,
+          'Update an image, its tags, or stage and import its data.',
+          [('PATCH', '/v2/images/{image_id}'),
+           ('PUT', '/v2/images/{image_id}/tags/{tag}'),
+           ('DELETE', '/v2/images/{image_id}/tags/{tag}'),
+           ('PUT', '/v2/images/{image_id}/stage'),
+           ('POST', '/v2/images/{image_id}/import')]),
+    _rule(PUBLICIZE_IMAGE, ADMIN, 'Make an image public.',
+          [('POST', '/v2/images'), ('PATCH', '/v2/images/{image_id}')]),
+    _rule(COMMUNITIZE_IMAGE, ADMIN_OR_PROJECT_MEMBER,
+          'Make an image available to every project (community).',
+          [('POST', '/v2/images'), ('PATCH', '/v2/images/{image_id}')]),
+    _rule(DELETE_IMAGE, ADMIN_OR_PROJECT_MEMBER, 'Delete an image.',
+          [('DELETE', '/v2/images/{image_id}')]),
+    _rule(UPLOAD_IMAGE, ADMIN_OR_PROJECT_MEMBER, 'Upload image data.',
+          [('PUT', '/v2/images/{image_id}/file')]),
+    _rule(DOWNLOAD_IMAGE, ADMIN_OR_MEMBER_OF_VISIBLE, 'Download image data.',
+          [('GET', '/v2/images/{image_id}/file')]),
+    _rule(DOWNLOAD_FROM_STORE, ADMIN_OR_MEMBER_OF_VISIBLE,
+          'Download image data from preferred stores.',
+          [('GET', '/v2/images/{image_id}/file')]),
+    _rule(COPY_IMAGE, ADMIN, 'Copy an active image to other stores.',
+          [('POST', '/v2/images/{image_id}/import')]),
+    _rule(DEACTIVATE, ADMIN_OR_PROJECT_MEMBER, 'Deactivate an image.',
+          [('POST', '/v2/images/{image_id}/actions/deactivate')]),
+    _rule(REACTIVATE, ADMIN_OR_PROJECT_MEMBER, 'Reactivate an image.',
+          [('POST', '/v2/images/{image_id}/actions/reactivate')]),
+    _rule(GET_IMAGE_LOCATION, ADMIN_OR_PROJECT_READER,
+          'Read the locations of an image.',
+          [('GET', '/v2/images/{image_id}'),
+           ('DELETE', '/v2/stores/{store_id}/{image_id}')]),
+    _rule(SET_IMAGE_LOCATION, ADMIN_OR_PROJECT_MEMBER,
+          'Add or replace image locations.',
+          [('PATCH', '/v2/images/{image_id}')]),
+    _rule(DELETE_IMAGE_LOCATION, ADMIN,
+          'Remove a location of an image, or its data from one store.',
+          [('PATCH', '/v2/images/{image_id}'),
+           ('DELETE', '/v2/stores/{store_id}/{image_id}')]),
+    _rule(ADD_IMAGE_LOCATION, f'{SERVICE_OR_ADMIN} or ({PROJECT_MEMBER})',
+          'Add a location to a queued image.',
+          [('POST', '/v2/images/{image_id}/locations')]),
+    _rule(FETCH_IMAGE_LOCATION, SERVICE_OR_ADMIN,
+          'List the locations of an image.',
+          [('GET', '/v2/images/{image_id}/locations')]),
+    _rule(STORES_INFO_DETAIL, f'{ADMIN} or role:service',
+          'Show store details.', [('GET', '/v2/info/stores/detail')]),
+]
+
+MEMBER_RULES = [
+    _rule(ADD_MEMBER, ADMIN_OR_PROJECT_MEMBER, 'Share an image.',
+          [('POST', '/v2/images/{image_id}/members')]),
+    _rule(DELETE_MEMBER, ADMIN_OR_PROJECT_MEMBER, 'Stop sharing an image.',
+          [('DELETE', '/v2/images/{image_id}/members/{member_id}')]),
+    _rule(GET_MEMBER, ADMIN_OR_READER_OF_OWNER_OR_MEMBER,
+          'Show an image member.',
+          [('GET', '/v2/images/{image_id}/members/{member_id}')]),
+    _rule(GET_MEMBERS, ADMIN_OR_READER_OF_OWNER_OR_MEMBER,
+          'List image members.', [('GET', '/v2/images/{image_id}/members')]),
+    _rule(MODIFY_MEMBER, ADMIN_OR_SHARED_MEMBER,
+          'Accept or reject a shared image.',
+          [('PUT', '/v2/images/{image_id}/members/{member_id}')]),
+]
+
+TASK_RULES = [
+    _rule(GET_TASK, 'rule:default', 'Show a task.',
+          [('GET', '/v2/tasks/{task_id}')]),
+    _rule(GET_TASKS, 'rule:default', 'List tasks.', [('GET', '/v2/tasks')]),
+    _rule(ADD_TASK, 'rule:default',
+          'Create a task, including the one behind every image import.',
+          [('POST', '/v2/tasks'), ('POST', '/v2/images/{image_id}/import')]),
+    _rule(MODIFY_TASK, 'rule:default', 'Update a task.',
+          [('PUT', '/v2/tasks/{task_id}')]),
+    _rule(TASKS_API_ACCESS, ADMIN,
+          'Use the tasks API at all. Import keeps working for users '
+          'without it.',
+          [('GET', '/v2/tasks'), ('GET', '/v2/tasks/{task_id}'),
+           ('POST', '/v2/tasks')]),
+]
+
+
+def list_rules():
+    """Every rule, for the enforcer and oslopolicy-sample-generator."""
+    return BASE_RULES + IMAGE_RULES + MEMBER_RULES + TASK_RULES
+
+
+_ENFORCER = None
+
+
+def get_enforcer(conf=None):
+    """The process's enforcer; loads defaults plus the operator's file."""
+    global _ENFORCER
+    if _ENFORCER is None:
+        from oslo_config import cfg
+        _ENFORCER = policy.Enforcer(conf or cfg.CONF)
+        _ENFORCER.register_defaults(list_rules())
+        _ENFORCER.load_rules()
+    return _ENFORCER
+
+
+def reset():
+    global _ENFORCER
+    if _ENFORCER is not None:
+        _ENFORCER.clear()
+    _ENFORCER = None
+
+
+def check(ctx, rule, target):
+    """True when *ctx* may perform *rule* on *target*."""
+    try:
+        return get_enforcer().enforce(rule, target, ctx)
+    except policy.InvalidScope:
+        return False
+
+
+def authorize(ctx, rule, target):
+    """Raise 403 unless *ctx* may perform *rule* on *target*."""
+    if not check(ctx, rule, target):
+        raise exception.PolicyNotAuthorized(action=rule)
+
+
+def is_admin(ctx):
+    return check(ctx, CONTEXT_IS_ADMIN, {'project_id': ctx.project_id})
+
+
+def image_target(image, member_id=None):
+    """Policy target for *image*: its attributes, properties and owner.
+
+    ``project_id`` is the owner, as in Glance; ``member_id`` is the
+    caller's project when it reaches the image through a membership.
+    """
+    target = dict(image.properties)
+    target.update({
+        'id': image.id, 'name': image.name, 'status': image.status,
+        'visibility': image.visibility, 'owner': image.owner,
+        'project_id': image.owner, 'protected': image.protected,
+        'member_id': member_id,
+    })
+    return target
+
+
+def authorize_image(ctx, rule, image):
+    """Enforce *rule* on a loaded image, hiding it when it is invisible.
+
+    A caller that may not even ``get_image`` gets 404 as if the image did
+    not exist; one who can see it but lacks *rule* gets 403.
+    """
+    target = image_target(image, image.member_for(ctx))
+    if check(ctx, rule, target):
+        return
+    if rule == GET_IMAGE or not check(ctx, GET_IMAGE, target):
+        raise exception.ImageNotFound(image_id=image.id)
+    raise exception.PolicyNotAuthorized(action=rule)

@@ -1,0 +1,5 @@
+"""PLACEHOLDER: store configuration."""
+
+
+def configure(conf):
+    pass
