@@ -95,7 +95,10 @@ def main():
     stale = []
     for path, text in ((CONF_FILE, _generate_options()),
                        (POLICY_FILE, _generate_policy())):
-        current = open(path).read() if os.path.exists(path) else None
+        current = None
+        if os.path.exists(path):
+            with open(path) as f:
+                current = f.read()
         if current != text:
             stale.append(path)
             if not args.check:
