@@ -20,11 +20,6 @@ class RequestContext(context.RequestContext):
     def owner(self):
         return self.project_id
 
-    def to_policy_values(self):
-        values = super().to_policy_values()
-        values['is_admin'] = self.is_admin
-        return values
-
     def elevated(self):
         """An admin copy, for steps acting for the service (copy-image)."""
         ctx = RequestContext(

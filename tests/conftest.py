@@ -1,0 +1,69 @@
+"""Fixtures shared by unit and functional tests."""
+
+import pytest
+
+from tests import fixtures
+
+
+@pytest.fixture(scope='session')
+def test_db_url():
+    """The configured test database (None means per-service SQLite)."""
+    url = fixtures.create_test_database()
+    yield url
+    fixtures.drop_test_database(url)
+
+
+@pytest.fixture
+def service_factory(tmp_path, test_db_url):
+    """Start in-process services: ``service_factory(overrides)``.
+
+    Only one in-process service runs at a time (they share the process's
+    configuration object); starting another stops the previous one.
+    """
+    running = []
+
+    def start(overrides=None, name='api'):
+        while running:
+            running.pop().stop()
+        directory = tmp_path / name
+        directory.mkdir(exist_ok=True)
+        if test_db_url:
+            fixtures.empty_database_if_migrated(test_db_url)
+        svc = fixtures.InProcessService(str(directory), test_db_url,
+                                        overrides)
+        running.append(svc)
+        return svc.start()
+
+    yield start
+    while running:
+        running.pop().stop()
+
+
+@pytest.fixture
+def service(service_factory):
+    return service_factory()
+
+
+@pytest.fixture
+def client(service):
+    """A client without identity headers: the no-auth admin caller."""
+    return fixtures.Client(service.url)
+
+
+@pytest.fixture
+def process_factory(tmp_path, test_db_url):
+    """Start ``glance-import-api`` processes: ``process_factory(overrides)``."""
+    procs = []
+
+    def start(overrides=None, name=None):
+        directory = tmp_path / (name or 'proc%d' % len(procs))
+        directory.mkdir(exist_ok=True)
+        proc = fixtures.ServiceProcess(str(directory), test_db_url, overrides)
+        procs.append(proc)
+        if test_db_url:
+            fixtures.migrate(test_db_url)
+        return proc.start()
+
+    yield start
+    for proc in procs:
+        proc.stop()
