@@ -52,7 +52,10 @@ def client(service):
 
 @pytest.fixture
 def process_factory(tmp_path, test_db_url):
-    """Start ``glance-import-api`` processes: ``process_factory(overrides)``."""
+    """Start real ``glance-import-api`` processes.
+
+    ``process_factory(overrides)`` returns a started ``ServiceProcess``.
+    """
     procs = []
 
     def start(overrides=None, name=None):

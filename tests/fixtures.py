@@ -238,7 +238,7 @@ class ServiceProcess:
                 '--config-file', self.config_file]
 
     def start(self, timeout=30):
-        self.log = open(self.log_path, 'ab')
+        self.log = open(self.log_path, 'ab')  # noqa: SIM115 (kept open)
         self.proc = subprocess.Popen(self.command(), stdout=self.log,
                                      stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)

@@ -2,10 +2,18 @@
 
 cheroot streams request bodies to the handlers as they arrive (sized or
 chunked), so uploads are never buffered in memory or temporary files.
+With ``[DEFAULT] workers = N`` the parent binds the listening socket and
+forks N children that all accept from it, so every core serves requests;
+the parent only restarts children that die and forwards SIGTERM.
 """
 
+import logging as std_logging
+import os
 import signal
+import socket
 import sys
+import threading
+import time
 
 from cheroot import wsgi
 from oslo_config import cfg
@@ -14,19 +22,147 @@ from oslo_log import log as logging
 from glance_import import exception
 from glance_import.api import app
 from glance_import.cmd import common
+from glance_import.db import api as db_api
 
 LOG = logging.getLogger(__name__)
 PROG = 'glance-import-api'
+# A child that dies sooner than this after its start is restarted only
+# after a pause, so a crash loop does not spin the CPU.
+MIN_CHILD_LIFETIME = 1.0
+BACKLOG = 128
 
 
-def make_server(conf, application):
-    server = wsgi.Server((conf.bind_host, conf.bind_port), application,
-                         numthreads=conf.server_threads,
-                         server_name='glance-import-api')
+class Server(wsgi.Server):
+    """cheroot's server, accepting from a socket bound beforehand."""
+
+    def __init__(self, listen_socket, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.listen_socket = listen_socket
+
+    def bind(self, family, type, proto=0):
+        self.socket = self.listen_socket
+        self.bind_addr = self.resolve_real_bind_addr(self.socket)
+        return self.socket
+
+
+def listen(conf) -> socket.socket:
+    """The listening socket on bind_host:bind_port (IPv4 or IPv6)."""
+    family = socket.AF_INET6 if ':' in conf.bind_host else socket.AF_INET
+    return socket.create_server((conf.bind_host, conf.bind_port),
+                                family=family, backlog=BACKLOG)
+
+
+def make_server(conf, application, listen_socket):
+    server = Server(listen_socket, listen_socket.getsockname()[:2],
+                    application, numthreads=conf.server_threads,
+                    request_queue_size=BACKLOG,
+                    server_name='glance-import-api')
     # Large uploads may pause between chunks; idle keep-alive
     # connections are closed after this many seconds.
     server.timeout = 300
     return server
+
+
+def _serve(conf, application, listen_socket, *, shared=False):
+    """Serve until SIGTERM/SIGINT, then finish in-flight requests."""
+    server = make_server(conf, application, listen_socket)
+    server.prepare()
+    if shared:
+        # Several processes wait on this socket; the losers of an accept
+        # race must get EAGAIN at once rather than block in accept().
+        server.socket.setblocking(False)
+    stopper = []
+
+    def _stop(signum, frame):
+        if not stopper:
+            LOG.info('Signal %d received, stopping', signum)
+            # stop() joins worker threads; not from inside the handler.
+            stopper.append(threading.Thread(target=server.stop))
+            stopper[0].start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        server.serve()
+    finally:
+        for thread in stopper:
+            thread.join()
+        server.stop()
+        from glance_import.importer import executor
+        executor.shutdown()
+
+
+def _run_child(conf, listen_socket):
+    """Body of a forked worker: its own engine, stores and app."""
+    try:
+        app.init_service(conf)
+        application = app.load_app(conf)
+        _serve(conf, application, listen_socket, shared=True)
+    except Exception:
+        LOG.exception('Worker %d failed', os.getpid())
+        return 1
+    return 0
+
+
+class Parent:
+    """Keeps ``workers`` children alive until told to stop."""
+
+    def __init__(self, conf, listen_socket):
+        self.conf = conf
+        self.socket = listen_socket
+        self.children = {}
+        self.stopping = False
+
+    def spawn(self):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            status = 1
+            try:
+                status = _run_child(self.conf, self.socket)
+            finally:
+                logging_flush()
+                os._exit(status)
+        self.children[pid] = time.monotonic()
+        LOG.info('Started worker %d', pid)
+
+    def stop(self, signum, frame):
+        self.stopping = True
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def run(self):
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        for _ in range(self.conf.workers):
+            self.spawn()
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            started = self.children.pop(pid, None)
+            if started is None or self.stopping:
+                continue
+            LOG.error('Worker %d exited with status %d; restarting',
+                      pid, os.waitstatus_to_exitcode(status))
+            if time.monotonic() - started < MIN_CHILD_LIFETIME:
+                time.sleep(MIN_CHILD_LIFETIME)
+            if not self.stopping:
+                self.spawn()
+        return 0
+
+
+def logging_flush():
+    for handler in std_logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:
+            pass
 
 
 def main(argv=None):
@@ -35,24 +171,19 @@ def main(argv=None):
         conf = common.load_config(argv, PROG)
         app.init_service(conf, auto_migrate=True)
         application = app.load_app(conf)
-        server = make_server(conf, application)
-        server.prepare()
+        listen_socket = listen(conf)
     except (exception.GlanceImportError, cfg.Error, OSError) as e:
         return common.fail(PROG, e)
-
-    def _stop(signum, frame):
-        LOG.info('Signal %d received, stopping', signum)
-        server.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    LOG.info('Serving on http://%s:%d', conf.bind_host, conf.bind_port)
-    try:
-        server.serve()
-    finally:
-        from glance_import.importer import executor
-        executor.shutdown()
-    return 0
+    host, port = listen_socket.getsockname()[:2]
+    LOG.info('Serving on http://%s:%d with %s', host, port,
+             '%d worker processes' % conf.workers if conf.workers
+             else 'one process')
+    if not conf.workers:
+        _serve(conf, application, listen_socket)
+        return 0
+    # Children open their own database connections.
+    db_api.dispose()
+    return Parent(conf, listen_socket).run()
 
 
 if __name__ == '__main__':

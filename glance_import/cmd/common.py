@@ -9,6 +9,8 @@ from glance_import import config
 from glance_import import exception
 
 _REGISTERED = False
+# Libraries whose INFO lines say nothing an operator needs.
+QUIET_LOGGERS = ['alembic.runtime.plugins=WARN']
 
 
 def load_config(argv, prog, conf=None, default_config_files=None):
@@ -16,6 +18,8 @@ def load_config(argv, prog, conf=None, default_config_files=None):
     global _REGISTERED
     conf = conf or cfg.CONF
     if not _REGISTERED:
+        logging.set_defaults(default_log_levels=(
+            logging.get_default_log_levels() + QUIET_LOGGERS))
         logging.register_options(conf)
         config.register_opts(conf)
         _REGISTERED = True
@@ -29,5 +33,9 @@ def fail(prog, error):
     """One clear line on stderr and exit status 1, never a traceback."""
     reason = error.msg if isinstance(error, exception.GlanceImportError) \
         else str(error)
+    # Driver errors span several lines (hints, a documentation link).
+    lines = [line.strip() for line in reason.splitlines()]
+    reason = ' '.join(line for line in lines
+                      if line and not line.startswith('(Background on'))
     print('%s: error: %s' % (prog, reason), file=sys.stderr)
     return 1
