@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Install the test dependencies and run the whole suite:
+#   1. ruff over the tree;
+#   2. every test on SQLite;
+#   3. the functional tests again on PostgreSQL and on MySQL/MariaDB.
+# The service's Python environment is $VENV (default .venv in the
+# checkout), created with $PYTHON (default python3) when missing.
+# Extra arguments go to every pytest run (e.g. -k versions).
+#
+# PostgreSQL (127.0.0.1:5432, user postgres, trust) and MySQL
+# (127.0.0.1:3306, root, no password) must be running: an unreachable
+# database fails the run. Set GLANCE_IMPORT_TEST_DBS to a subset of
+# "sqlite postgresql mysql" to run fewer passes locally.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+DBS=${GLANCE_IMPORT_TEST_DBS:-sqlite postgresql mysql}
+# Two cores on the CI machines; each pytest-xdist worker has its own
+# in-process service, database and ports.
+WORKERS=${GLANCE_IMPORT_TEST_WORKERS:-2}
+
+set -e
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e '.[test]'
+set +e
+
+failed=()
+step() {
+    local name=$1
+    shift
+    local started=$SECONDS
+    echo "=== $name"
+    "$@"
+    local rc=$?
+    # pytest exits 5 when it collected no test: that is a failure here.
+    if [ "$rc" -ne 0 ]; then
+        echo "=== $name FAILED (exit $rc)"
+        failed+=("$name")
+    fi
+    echo "=== $name took $((SECONDS - started))s"
+}
+
+run_pytest() {
+    local db=$1
+    shift
+    GLANCE_IMPORT_TEST_DB=$db "$VENV/bin/python" -m pytest -p no:cacheprovider \
+        -n "$WORKERS" "$@"
+}
+
+step ruff "$VENV/bin/ruff" check .
+for db in $DBS; do
+    if [ "$db" = sqlite ]; then
+        step "pytest sqlite (all tests)" run_pytest sqlite tests "$@"
+    else
+        step "pytest $db (functional tests)" run_pytest "$db" \
+            tests/functional "$@"
+    fi
+done
+
+if [ ${#failed[@]} -ne 0 ]; then
+    printf 'FAILED: %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "all test passes succeeded"
