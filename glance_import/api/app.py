@@ -8,6 +8,7 @@ version negotiation (before auth, as Glance); authentication and the
 request context; the router.
 """
 
+import fcntl
 import logging
 import os
 
@@ -130,7 +131,12 @@ def _check_schema(conf, auto_migrate):
     from glance_import.db import migration
 
     if auto_migrate and db_api.get_engine().dialect.name == 'sqlite':
-        migration.upgrade()
+        # uwsgi or mod_wsgi may start several processes at once.
+        lock_path = os.path.join(config.state_path(conf), '.migrate.lock')
+        with open(lock_path, 'a') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if migration.current_version() != migration.head_version():
+                migration.upgrade()
     elif migration.current_version() != migration.head_version():
         raise exception.InvalidConfiguration(
             'The database schema is not current; run '
