@@ -490,3 +490,249 @@ def in_transaction(fn):
         with _writer(ctx):
             return fn(ctx, *args, **kwargs)
     return wrapper
+
+
+# Image lists -----------------------------------------------------------
+
+# Sort keys a client may use; the nullable ones sort as if NULL were the
+# smallest value, on every database (their native NULL order differs).
+SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
+             'id', 'created_at', 'updated_at')
+_NULL_SORT_DEFAULTS = {
+    'name': '', 'container_format': '', 'disk_format': '', 'size': 0,
+    'updated_at': datetime.datetime(1970, 1, 1),
+}
+# Filter operators on image columns.
+_COLUMN_OPS = {
+    'eq': lambda col, v: col == v,
+    'neq': lambda col, v: col != v,
+    'gt': lambda col, v: col > v,
+    'gte': lambda col, v: col >= v,
+    'lt': lambda col, v: col < v,
+    'lte': lambda col, v: col <= v,
+    'in': lambda col, v: col.in_(list(v)),
+}
+
+
+def _allowed_images(ctx, member_status):
+    """Images the caller may see at all (None: no restriction for admins)."""
+    image = models.Image
+    if ctx.is_admin:
+        return None
+    allowed = [image.visibility.in_(('public', 'community'))]
+    if ctx.project_id:
+        shared_with_me = sa.select(models.ImageMember.image_id).where(
+            models.ImageMember.member == ctx.project_id)
+        if member_status != 'all':
+            shared_with_me = shared_with_me.where(
+                models.ImageMember.status == member_status)
+        allowed.append(image.owner == ctx.project_id)
+        allowed.append(sa.and_(image.visibility == 'shared',
+                               image.id.in_(shared_with_me)))
+    return sa.or_(*allowed)
+
+
+def _list_conditions(ctx, visibility, member_status, column_filters, tags,
+                     properties, os_hidden):
+    image = models.Image
+    conds = [image.deleted == sa.false(),
+             image.status != image_domain.KILLED]
+    allowed = _allowed_images(ctx, member_status)
+    if allowed is not None:
+        conds.append(allowed)
+    if visibility is None:
+        # Community images appear only to their owner unless asked for.
+        community_ok = [image.visibility != 'community']
+        if ctx.project_id:
+            community_ok.append(image.owner == ctx.project_id)
+        conds.append(sa.or_(*community_ok))
+    elif visibility != 'all':
+        conds.append(image.visibility == visibility)
+    if os_hidden is not None:
+        conds.append(image.os_hidden == sa.true() if os_hidden
+                     else image.os_hidden == sa.false())
+    for column, op, value in column_filters:
+        conds.append(_COLUMN_OPS[op](getattr(image, column), value))
+    for tag in tags:
+        conds.append(sa.exists().where(models.ImageTag.image_id == image.id,
+                                       models.ImageTag.value == tag))
+    for name, value in properties.items():
+        conds.append(sa.exists().where(
+            models.ImageProperty.image_id == image.id,
+            models.ImageProperty.name == name,
+            models.ImageProperty.value == value))
+    return conds
+
+
+def _sort_columns(keys, dirs):
+    """(expression, direction, key) triples; nullable keys become two."""
+    out = []
+    for key, direction in zip(keys, dirs, strict=True):
+        col = getattr(models.Image, key)
+        if key in _NULL_SORT_DEFAULTS:
+            default = sa.literal(_NULL_SORT_DEFAULTS[key], type_=col.type)
+            out.append((sa.case((col.is_(None), 0), else_=1), direction,
+                        (key, 'isnull')))
+            out.append((sa.func.coalesce(col, default), direction,
+                        (key, 'value')))
+        else:
+            out.append((col, direction, (key, 'value')))
+    return out
+
+
+def _sort_value(row, part):
+    key, kind = part
+    value = getattr(row, key)
+    if kind == 'isnull':
+        return 0 if value is None else 1
+    return _NULL_SORT_DEFAULTS[key] if value is None else value
+
+
+def _after_marker(columns, marker_row):
+    """Rows strictly after *marker_row* in the sort order (keyset)."""
+    values = [_sort_value(marker_row, part) for _, _, part in columns]
+    alternatives = []
+    for i, (expr, direction, _) in enumerate(columns):
+        equal = [columns[j][0] == values[j] for j in range(i)]
+        beyond = expr > values[i] if direction == 'asc' else \
+            expr < values[i]
+        alternatives.append(sa.and_(*equal, beyond))
+    return sa.or_(*alternatives)
+
+
+def image_get_all(ctx, *, visibility=None, member_status='accepted',
+                  column_filters=(), tags=(), properties=None,
+                  os_hidden=False, marker=None, limit=None,
+                  sort_keys=('created_at',), sort_dirs=('desc',)):
+    """One page of the images *ctx* may see; returns (images, full_page).
+
+    *column_filters* are (column, op, value) with op in eq, neq, gt, gte,
+    lt, lte, in; *tags* must all be present; *properties* must all match.
+    ``created_at`` and ``id`` are appended to the sort as tie-breakers.
+    The cost is a fixed number of statements whatever the page size: the
+    marker, the page, one query per child table, and the caller's
+    memberships of the page.
+    """
+    keys, dirs = list(sort_keys), list(sort_dirs)
+    for tiebreak in ('created_at', 'id'):
+        if tiebreak not in keys:
+            keys.append(tiebreak)
+            dirs.append(dirs[-1] if dirs else 'desc')
+    columns = _sort_columns(keys, dirs)
+    with _reader(ctx) as session:
+        conds = _list_conditions(ctx, visibility, member_status,
+                                 column_filters, tags, properties or {},
+                                 os_hidden)
+        if marker is not None:
+            conds.append(_after_marker(columns,
+                                       _marker_row(session, ctx, marker)))
+        stmt = sa.select(models.Image).options(*_with_children()).where(
+            *conds).order_by(*(
+                expr.asc() if direction == 'asc' else expr.desc()
+                for expr, direction, _ in columns))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = list(session.scalars(stmt))
+        memberships = set()
+        if rows and ctx.project_id:
+            memberships = set(session.scalars(
+                sa.select(models.ImageMember.image_id).where(
+                    models.ImageMember.member == ctx.project_id,
+                    models.ImageMember.image_id.in_([r.id for r in rows]))))
+        images = [_to_domain(row, ctx.project_id if row.id in memberships
+                             else None) for row in rows]
+    return images, limit is not None and len(rows) == limit
+
+
+def _marker_row(session, ctx, marker):
+    image = models.Image
+    stmt = sa.select(image).where(image.id == marker,
+                                  image.deleted == sa.false())
+    allowed = _allowed_images(ctx, 'all')
+    if allowed is not None:
+        stmt = stmt.where(allowed)
+    row = session.scalar(stmt)
+    if row is None:
+        raise exception.BadRequest(
+            'Invalid marker. Image %s could not be found.' % marker)
+    return row
+
+
+# Members ---------------------------------------------------------------
+
+def _member_dict(row):
+    return {'image_id': row.image_id, 'member_id': row.member,
+            'status': row.status, 'created_at': row.created_at,
+            'updated_at': row.updated_at}
+
+
+def image_member_find(ctx, image_id, member=None):
+    """Memberships of an image, oldest first.
+
+    Non-admins who do not own the image see only their own membership.
+    """
+    with _reader(ctx) as session:
+        stmt = sa.select(models.ImageMember).where(
+            models.ImageMember.image_id == image_id)
+        if member is not None:
+            stmt = stmt.where(models.ImageMember.member == member)
+        if not ctx.is_admin:
+            owner = sa.select(models.Image.owner).where(
+                models.Image.id == image_id).scalar_subquery()
+            stmt = stmt.where(sa.or_(
+                models.ImageMember.member == ctx.project_id,
+                owner == ctx.project_id))
+        stmt = stmt.order_by(models.ImageMember.created_at,
+                             models.ImageMember.id)
+        return [_member_dict(row) for row in session.scalars(stmt)]
+
+
+def image_member_get(ctx, image_id, member):
+    found = image_member_find(ctx, image_id, member)
+    if not found:
+        raise exception.MemberNotFound(image_id=image_id)
+    return found[0]
+
+
+@retry_on_deadlock
+def image_member_create(ctx, image_id, member, quota):
+    """Share an image with *member* (pending); 409 twice, 413 past quota."""
+    now = utcnow()
+    with _writer(ctx) as session:
+        count = session.scalar(sa.select(sa.func.count()).where(
+            models.ImageMember.image_id == image_id))
+        if 0 <= quota <= count:
+            raise exception.QuotaExceeded(resource='image members',
+                                          limit=quota)
+        row = models.ImageMember(image_id=image_id, member=member,
+                                 status='pending', can_share=False,
+                                 created_at=now, updated_at=now)
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except db_exc.DBDuplicateEntry:
+            raise exception.Conflict(
+                'Member %s is duplicated for image %s' % (member, image_id))
+        return _member_dict(row)
+
+
+@retry_on_deadlock
+def image_member_update(ctx, image_id, member, status):
+    with _writer(ctx) as session:
+        result = session.execute(sa.update(models.ImageMember).where(
+            models.ImageMember.image_id == image_id,
+            models.ImageMember.member == member).values(
+                status=status, updated_at=utcnow()))
+        if result.rowcount != 1:
+            raise exception.MemberNotFound(image_id=image_id)
+    return image_member_get(ctx, image_id, member)
+
+
+def image_member_delete(ctx, image_id, member):
+    with _writer(ctx) as session:
+        result = session.execute(sa.delete(models.ImageMember).where(
+            models.ImageMember.image_id == image_id,
+            models.ImageMember.member == member))
+        if result.rowcount != 1:
+            raise exception.MemberNotFound(image_id=image_id)
