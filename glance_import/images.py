@@ -65,8 +65,15 @@ IMPORT_LOCK = 'os_glance_import_task'
 IMPORTING_TO_STORES = 'os_glance_importing_to_stores'
 FAILED_IMPORT = 'os_glance_failed_import'
 STAGE_HOST = 'os_glance_stage_host'
+# Digests of the staged data, recorded by PUT /stage so a glance-direct
+# import need not hash it again (see store.staging).
+STAGE_CHECKSUM = 'os_glance_stage_checksum'
+STAGE_HASH_ALGO = 'os_glance_stage_hash_algo'
+STAGE_HASH_VALUE = 'os_glance_stage_hash_value'
 # Properties never shown to clients.
-HIDDEN_PROPERTIES = frozenset((STAGE_HOST, 'os_glance_hash_op_host'))
+HIDDEN_PROPERTIES = frozenset((STAGE_HOST, 'os_glance_hash_op_host',
+                               STAGE_CHECKSUM, STAGE_HASH_ALGO,
+                               STAGE_HASH_VALUE))
 
 INT32_MAX = 2 ** 31 - 1
 

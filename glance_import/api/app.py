@@ -120,6 +120,9 @@ def init_service(conf, *, auto_migrate=False):
     policy.reset()
     policy.get_enforcer(conf)
     backends.configure(conf)
+    # Remove staged data left by deleted images (one listing, one query).
+    from glance_import.store import staging
+    staging.startup_cleanup(conf)
 
 
 def _check_schema(conf, auto_migrate):
