@@ -310,6 +310,29 @@ def _check_writable(path):
             % (path, e.strerror))
 
 
+def database_url_for_display(conf):
+    """[database] connection with any password masked, for messages."""
+    from sqlalchemy.engine import url as sa_url
+
+    try:
+        return sa_url.make_url(conf.database.connection).render_as_string(
+            hide_password=True)
+    except Exception:
+        return conf.database.connection
+
+
+def _check_database_url(conf):
+    """The URL must parse and name a dialect/driver that is installed."""
+    from sqlalchemy.engine import url as sa_url
+
+    try:
+        sa_url.make_url(conf.database.connection).get_dialect()
+    except Exception as e:
+        raise exception.InvalidConfiguration(
+            '[database] connection %r is not a usable database URL: %s'
+            % (database_url_for_display(conf), e))
+
+
 def validate(conf):
     """Refuse settings the service cannot run with, in one message each."""
     if conf.task.task_executor != 'taskflow':
@@ -326,6 +349,7 @@ def validate(conf):
                 'Cannot create the staging directory %s: %s'
                 % (path, e.strerror))
         _check_writable(path)
+    _check_database_url(conf)
     backends = conf.enabled_backends or {}
     for store_id in backends:
         if store_id.startswith('os_glance_'):

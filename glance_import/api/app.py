@@ -115,7 +115,7 @@ def init_service(conf, *, auto_migrate=False):
     except Exception as e:
         raise exception.InvalidConfiguration(
             'Cannot use [database] connection %r: %s'
-            % (conf.database.connection, e))
+            % (config.database_url_for_display(conf), e))
     _check_schema(conf, auto_migrate)
     policy.reset()
     policy.get_enforcer(conf)

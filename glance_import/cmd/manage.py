@@ -4,6 +4,7 @@ import sys
 
 from oslo_config import cfg
 
+from glance_import import config
 from glance_import import exception
 from glance_import.cmd import common
 from glance_import.db import api as db_api
@@ -64,7 +65,7 @@ def main(argv=None):
     except Exception as e:  # database drivers raise their own types
         return common.fail(PROG, exception.GlanceImportError(
             'Cannot use [database] connection %r: %s'
-            % (conf.database.connection, e)))
+            % (config.database_url_for_display(conf), e)))
     return 0
 
 
