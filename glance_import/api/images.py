@@ -155,17 +155,15 @@ def _check_strings(doc, what='Request body'):
 
 # Create ----------------------------------------------------------------
 
-# Keys refused before schema validation, as Glance does.
-_CREATE_READ_ONLY = ('direct_url', 'self', 'file', 'schema', 'stores')
-
-
 def create_image(req):
     """201: a new queued image from the JSON body."""
     ctx = util.context(req)
     util.check_mutating(ctx)
     body = util.json_body(req)
-    for key in _CREATE_READ_ONLY:
-        if key in body:
+    # Read-only keys are refused before schema validation, so a client
+    # echoing a whole image back learns which key is the problem.
+    for key in sorted(body):
+        if key in image_domain.READ_ONLY and key not in WRITABLE:
             raise exception.ReadOnlyAttribute(attribute=key)
     _check_strings(body)
     schemas.validate_image(body)
@@ -173,8 +171,6 @@ def create_image(req):
     for key, value in body.items():
         if key in WRITABLE:
             values[key] = value
-        elif key in image_domain.READ_ONLY:
-            raise exception.ReadOnlyAttribute(attribute=key)
         elif key == 'locations':
             raise exception.ReservedAttribute(attribute=key)
         else:
