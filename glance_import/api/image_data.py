@@ -1,19 +1,332 @@
-"""PLACEHOLDER module: to be written."""
+"""Image data: upload (PUT /file), download (GET /file), stage (PUT
+/stage) and removal from one store (DELETE /v2/stores/{store}/{id}).
 
-import webob.exc
+Bodies are streamed from the server's ``wsgi.input`` in large chunks,
+through the size limits (and, for uploads, the format inspectors) into
+the store or staging file; nothing is buffered whole. A failed upload or
+stage removes what it wrote and puts the image back to ``queued``.
+"""
+
+import logging
+import re
+
+import webob
+from oslo_config import cfg
+
+from glance_import import exception
+from glance_import import images
+from glance_import import policy
+from glance_import.api import util
+from glance_import.db import api as db_api
+from glance_import.store import backends
+from glance_import.store import fileio
+from glance_import.store import inspection
+from glance_import.store import limits
+from glance_import.store import staging
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+OCTET_STREAM = 'application/octet-stream'
+STORE_HEADER = 'X-Image-Meta-Store'
+# Reads of a chunked body: cheroot concatenates the chunks it is asked
+# for, so modest reads are regrouped into large writes by the store.
+_CHUNKED_READ = 64 * 1024
+
+_require_octet_stream = util.require_content(OCTET_STREAM)
 
 
-def download_image_data(req, **kwargs):
-    raise webob.exc.HTTPNotImplemented()
+# Request bodies --------------------------------------------------------
+
+def _is_chunked(req):
+    return 'chunked' in req.headers.get('Transfer-Encoding', '').lower()
 
 
-def upload_image_data(req, **kwargs):
-    raise webob.exc.HTTPNotImplemented()
+def _body_chunks(req):
+    """The request body as chunks; a broken or short body is a 400.
+
+    A client that disconnects mid-body surfaces here, which makes the
+    writer remove its partial data.
+    """
+    stream = req.environ['wsgi.input']
+    chunked = _is_chunked(req)
+    remaining = None if chunked else (req.content_length or 0)
+    while remaining is None or remaining > 0:
+        want = _CHUNKED_READ if chunked else min(fileio.CHUNK_SIZE,
+                                                 remaining)
+        try:
+            chunk = stream.read(want)
+        except Exception as e:  # socket errors, bad chunk framing
+            raise exception.BadRequest(
+                'Error reading the request body: %s' % e)
+        if not chunk:
+            if remaining:
+                raise exception.BadRequest(
+                    'The request body ended %d bytes before its '
+                    'Content-Length.' % remaining)
+            return
+        if remaining is not None:
+            remaining -= len(chunk)
+        yield chunk
 
 
-def stage_image_data(req, **kwargs):
-    raise webob.exc.HTTPNotImplemented()
+def _revert_to_queued(ctx, image_id, from_status):
+    """Best effort: put an image whose data failed back to queued."""
+    try:
+        db_api.image_update(ctx, image_id, {'status': images.QUEUED},
+                            from_status=from_status)
+    except exception.GlanceImportError as e:
+        LOG.info('Image %s not returned to queued: %s', image_id, e.msg)
 
 
-def delete_from_store(req, **kwargs):
-    raise webob.exc.HTTPNotImplemented()
+def _gone(image_id):
+    return exception.Gone(
+        'Image %s could not be found after upload. The image may have '
+        'been deleted during the upload.' % image_id)
+
+
+# Upload ----------------------------------------------------------------
+
+@_require_octet_stream
+def upload_image_data(req, image_id):
+    """PUT /v2/images/{id}/file: 204, the image becomes active."""
+    ctx = util.context(req)
+    util.check_mutating(ctx)
+    size = limits.declared_size(req)
+    image = db_api.image_get(ctx, image_id)
+    policy.authorize_image(ctx, policy.UPLOAD_IMAGE, image)
+    store_id = backends.resolve_store(CONF, req.headers.get(STORE_HEADER))
+    images.check_transition(image, images.SAVING)
+    remaining = limits.remaining_quota(CONF, ctx, image.owner, image.id)
+    limits.check_declared(size, CONF.image_size_cap, remaining)
+    db_api.image_update(ctx, image.id, {'status': images.SAVING},
+                        from_status=images.QUEUED)
+    stored = None
+    try:
+        data = limits.LimitedStream(
+            _body_chunks(req), cap=CONF.image_size_cap, remaining=remaining,
+            expected=size)
+        inspector = inspection.StreamInspector(
+            CONF, data, image.disk_format, image.container_format)
+        stored = backends.add(CONF, image.id, inspector, size=size,
+                              store_id=store_id, context=ctx)
+        virtual_size = inspector.verdict(stored.size)
+        db_api.image_add_location(
+            ctx, image.id, stored.url, stored.metadata,
+            from_status=images.SAVING,
+            values={'status': images.ACTIVE, 'size': stored.size,
+                    'virtual_size': virtual_size,
+                    'checksum': stored.checksum,
+                    'os_hash_algo': stored.os_hash_algo,
+                    'os_hash_value': stored.os_hash_value})
+    except BaseException as e:
+        if stored is not None:
+            backends.delete_all([stored.location], context=ctx)
+        _revert_to_queued(ctx, image.id, images.SAVING)
+        if isinstance(e, exception.ImageNotFound):
+            raise _gone(image.id)
+        raise
+    return util.empty_response(204)
+
+
+# Download --------------------------------------------------------------
+
+_RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
+_CONTENT_RANGE = re.compile(r'^bytes (\d+)-(\d+)/(\d+|\*)$')
+
+
+def _unsatisfiable(size):
+    return exception.RangeNotSatisfiable(
+        headers={'Content-Range': 'bytes */%d' % size})
+
+
+def _requested_range(req, size):
+    """(start, length) of a single requested range, or None for all.
+
+    ``Range`` forms: bytes=a-b, bytes=a-, bytes=-n; a legacy request
+    ``Content-Range: bytes a-b/total`` is honoured too. Several ranges
+    are a 400; anything unparsable or outside the data is a 416.
+    """
+    header = req.headers.get('Range')
+    if header is not None:
+        spec = header.strip()
+        if ',' in spec:
+            raise exception.BadRequest(
+                'Multiple ranges are not supported: %s' % spec[:100])
+        match = _RANGE.match(spec)
+        if not match or match.groups() == ('', ''):
+            raise _unsatisfiable(size)
+        first, last = match.groups()
+        if not first:
+            suffix = int(last)
+            if suffix == 0 or size == 0:
+                raise _unsatisfiable(size)
+            start, end = max(size - suffix, 0), size - 1
+        else:
+            start = int(first)
+            end = int(last) if last else size - 1
+            if end < start:
+                raise _unsatisfiable(size)
+    elif req.headers.get('Content-Range') is not None:
+        match = _CONTENT_RANGE.match(req.headers['Content-Range'].strip())
+        if not match:
+            raise _unsatisfiable(size)
+        start, end = int(match.group(1)), int(match.group(2))
+        if end < start:
+            raise _unsatisfiable(size)
+    else:
+        return None
+    if start >= size:
+        raise _unsatisfiable(size)
+    return start, min(end, size - 1) - start + 1
+
+
+def _ordered_locations(image):
+    """Locations heaviest store first; the first readable one serves."""
+    return sorted(image.locations, key=lambda loc: -backends.store_weight(
+        CONF, loc['metadata'].get('store')))
+
+
+def _open_data(req, ctx, image, offset, length):
+    """An app_iter over the first readable location of *image*."""
+    missing = None
+    for location in _ordered_locations(image):
+        path = backends.local_path(location)
+        file_wrapper = req.environ.get('wsgi.file_wrapper')
+        # A server-side file wrapper sends to EOF: use it when the
+        # response runs to the end of the file.
+        if path and file_wrapper and (
+                length is None or offset + length == image.size):
+            try:
+                f = open(path, 'rb')  # noqa: SIM115 - the server closes it
+            except FileNotFoundError as e:
+                missing = e
+                continue
+            f.seek(offset)
+            return file_wrapper(f, fileio.CHUNK_SIZE)
+        try:
+            return backends.read(location, offset, length, context=ctx)
+        except exception.NotFound as e:
+            missing = e
+        except exception.GlanceImportError as e:
+            LOG.warning('Cannot read image %s from %s: %s', image.id,
+                        location['url'], e.msg)
+            missing = missing or e
+    if isinstance(missing, exception.GlanceImportError) and \
+            not isinstance(missing, exception.NotFound):
+        raise missing
+    raise exception.NotFound('Image data for %s could not be found.'
+                             % image.id)
+
+
+@util.no_body
+def download_image_data(req, image_id):
+    """GET /v2/images/{id}/file: 200, 206 for a range, 204 if no data."""
+    ctx = util.context(req)
+    image = db_api.image_get(ctx, image_id)
+    policy.authorize_image(ctx, policy.DOWNLOAD_IMAGE, image)
+    if image.status == images.DEACTIVATED and not ctx.is_admin:
+        raise exception.Forbidden(
+            'The requested image has been deactivated. Image data download '
+            'is forbidden.')
+    if not image.locations:
+        return util.empty_response(204)
+    size = image.size
+    wanted = _requested_range(req, size) if size is not None else None
+    offset, length = wanted or (0, size)
+    resp = webob.Response(status=206 if wanted else 200,
+                          content_type=OCTET_STREAM)
+    resp.app_iter = _open_data(req, ctx, image, offset,
+                               length if wanted else None)
+    if length is not None:
+        resp.content_length = length
+    if image.checksum:
+        resp.headers['Content-MD5'] = image.checksum
+    if wanted:
+        resp.headers['Content-Range'] = 'bytes %d-%d/%d' % (
+            offset, offset + length - 1, size)
+    return resp
+
+
+# Stage -----------------------------------------------------------------
+
+def _stage_host(conf):
+    return conf.worker_self_reference_url or conf.public_endpoint
+
+
+def stage_image_data(req, image_id):
+    """PUT /v2/images/{id}/stage: 204, the image becomes uploading."""
+    if 'glance-direct' not in CONF.enabled_import_methods:
+        raise exception.NotFound(
+            "'glance-direct' method is not available at this site.")
+    return _stage(req, image_id=image_id)
+
+
+@_require_octet_stream
+def _stage(req, image_id):
+    ctx = util.context(req)
+    util.check_mutating(ctx)
+    size = limits.declared_size(req)
+    image = db_api.image_get(ctx, image_id)
+    policy.authorize_image(ctx, policy.MODIFY_IMAGE, image)
+    images.check_transition(image, images.UPLOADING)
+    limits.check_declared(size, CONF.image_size_cap)
+    db_api.image_update(ctx, image.id, {'status': images.UPLOADING},
+                        from_status=images.QUEUED)
+    written = False
+    try:
+        staged = staging.write(CONF, image.id, _body_chunks(req),
+                               CONF.image_size_cap, expected_size=size)
+        written = True
+        props = staging.stage_properties(staged)
+        host = _stage_host(CONF)
+        if host:
+            props[images.STAGE_HOST] = host
+        db_api.image_update(ctx, image.id, {'size': staged.size},
+                            from_status=images.UPLOADING,
+                            set_properties=props)
+    except BaseException as e:
+        if written:
+            staging.delete(CONF, image.id)
+        _revert_to_queued(ctx, image.id, images.UPLOADING)
+        if isinstance(e, exception.ImageNotFound):
+            raise _gone(image.id)
+        raise
+    return util.empty_response(204)
+
+
+# Removal from one store ------------------------------------------------
+
+@util.no_body
+def delete_from_store(req, store_id, image_id):
+    """DELETE /v2/stores/{store_id}/{image_id}: 204 (multi-store only)."""
+    ctx = util.context(req)
+    util.check_mutating(ctx)
+    if not backends.is_multi_store(CONF):
+        raise exception.NotFound(
+            'Multi backend is not supported at this site.')
+    if store_id not in backends.store_ids(CONF):
+        raise exception.Conflict(
+            'The selected store %s is not available on this node.'
+            % store_id)
+    image = db_api.image_get(ctx, image_id)
+    policy.authorize_image(ctx, policy.GET_IMAGE_LOCATION, image)
+    policy.authorize_image(ctx, policy.DELETE_IMAGE_LOCATION, image)
+    if image.status != images.ACTIVE:
+        raise exception.Conflict(
+            "It's not allowed to remove image data from store if image "
+            "status is not 'active'")
+    matching = [loc for loc in image.locations
+                if loc['metadata'].get('store') == store_id]
+    if not matching:
+        raise exception.NotFound('Image %s is not present in store %s.'
+                                 % (image_id, store_id))
+    if len(image.locations) == len(matching):
+        raise exception.Forbidden(
+            'Cannot delete image data from the only store containing it. '
+            'Consider deleting the image instead if you want to remove all '
+            'image data.')
+    for location in matching:
+        backends.delete(location, context=ctx)
+        db_api.image_remove_location(ctx, image.id, location['id'])
+    return util.empty_response(204)
