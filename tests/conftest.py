@@ -70,3 +70,19 @@ def process_factory(tmp_path, test_db_url):
     yield start
     for proc in procs:
         proc.stop()
+
+
+@pytest.fixture(scope='session')
+def keystone(tmp_path_factory):
+    """One real Keystone for the whole session (see tests/keystone.py).
+
+    Creates the Keystone virtualenv on first use, so the tests never skip.
+    """
+    from tests import keystone as keystone_fixture
+    venv = keystone_fixture.keystone_venv()
+    server = keystone_fixture.Keystone(
+        str(tmp_path_factory.mktemp('keystone')), venv)
+    try:
+        yield server.start()
+    finally:
+        server.stop()

@@ -104,11 +104,12 @@ class VersionNegotiation(Middleware):
         segments = path.lstrip('/').split('/', 1)
         first = segments[0]
         rest = '/' + segments[1] if len(segments) > 1 else ''
+        # Version discovery is answered here, before authentication, as
+        # Glance does: clients ask for it without a token.
         if first == 'versions':
-            req.path_info = '/versions'
-            return req.get_response(self.application)
+            return versions.list_versions(req)
         if path in ('', '/'):
-            return req.get_response(self.application)
+            return versions.list_versions_root(req)
         allowed = versions.allowed_tokens(CONF)
         accept = req.headers.get('Accept', '')
         if accept.startswith(self.ACCEPT_PREFIX):
@@ -157,7 +158,9 @@ class KeystoneContext(Middleware):
         headers = req.headers
         if headers.get('X-Identity-Status', 'Confirmed') != 'Confirmed':
             if not CONF.allow_anonymous_access:
-                raise exception.Unauthorized()
+                # A response, not an exception, so that auth_token on the
+                # way out adds its WWW-Authenticate challenge.
+                return error_response(req, exception.Unauthorized())
             req.environ[util.CONTEXT_KEY] = _make_context(
                 req, user_id=None, project_id=None, roles=[],
                 read_only=True)
