@@ -135,6 +135,10 @@ taskflow_executor_opts = [
 wsgi_opts = [
     cfg.IntOpt('task_pool_threads', default=16, min=1,
                help='Imports running concurrently in one API process.'),
+    cfg.StrOpt('python_interpreter',
+               help='Python interpreter used to apply process limits to '
+                    'qemu-img (image_conversion plugin); defaults to the '
+                    'one running the service.'),
 ]
 
 paste_deploy_opts = [
@@ -183,6 +187,14 @@ inject_metadata_opts = [
                 help='Properties (key:value,...) added to imported images.'),
 ]
 
+glance_download_opts = [
+    cfg.ListOpt('extra_properties',
+                default=['hw_', 'trait:', 'os_distro', 'os_secure_boot',
+                         'os_type'],
+                help='Prefixes of the properties glance-download copies '
+                     'from the remote image (os_glance names never are).'),
+]
+
 image_conversion_opts = [
     cfg.StrOpt('output_format', default='raw',
                choices=('qcow2', 'raw', 'vmdk'),
@@ -214,6 +226,7 @@ OPT_GROUPS = (
     ('import_filtering_opts', import_filtering_opts),
     ('inject_metadata_properties', inject_metadata_opts),
     ('image_conversion', image_conversion_opts),
+    ('glance_download_properties', glance_download_opts),
     ('image_format', image_format_opts),
 )
 

@@ -1,0 +1,142 @@
+"""The image_decompression plugin: unpack zip, gzip or lha staged data.
+
+The format is recognised by its magic number; other data passes through
+unchanged, as does any image whose container_format is ``compressed``
+(the client asked to keep it). Archives must hold exactly one member. The
+output is limited by ``image_size_cap`` (no decompression bombs) and
+replaces the staged file atomically.
+"""
+
+import gzip
+import logging
+import os
+import zipfile
+
+from oslo_config import cfg
+
+from glance_import import exception
+from glance_import.importer import steps
+from glance_import.store import staging
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+ZIP_MAGIC = (0, b'PK\x03\x04')
+GZIP_MAGIC = (0, b'\x1f\x8b\x08')
+LHA_MAGIC = (2, b'-lh')
+
+
+def detect(path):
+    """'zip', 'gzip', 'lha' or None from the first bytes of *path*."""
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    for name, (offset, magic) in (('zip', ZIP_MAGIC), ('gzip', GZIP_MAGIC),
+                                  ('lha', LHA_MAGIC)):
+        if head[offset:offset + len(magic)] == magic:
+            return name
+    return None
+
+
+def _single_member(names, kind):
+    if len(names) != 1:
+        raise exception.ImportTaskError(
+            reason='%s archive must contain exactly one file, not %d'
+            % (kind, len(names)))
+    return names[0]
+
+
+def _copy_limited(src, dst_path):
+    cap = CONF.image_size_cap
+    total = 0
+    with open(dst_path, 'wb') as dst:
+        while True:
+            chunk = src.read(CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > cap:
+                raise exception.ImportTaskError(
+                    reason='Decompressed image is larger than '
+                           'image_size_cap (%d bytes)' % cap)
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+
+
+def decompress(kind, path, out_path):
+    """Write the single decompressed member of *path* to *out_path*."""
+    try:
+        if kind == 'gzip':
+            with gzip.open(path, 'rb') as src:
+                _copy_limited(src, out_path)
+        elif kind == 'zip':
+            with zipfile.ZipFile(path) as archive:
+                member = _single_member(archive.namelist(), 'zip')
+                with archive.open(member) as src:
+                    _copy_limited(src, out_path)
+        else:
+            _decompress_lha(path, out_path)
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as e:
+        raise exception.ImportTaskError(
+            reason='Cannot decompress %s image data: %s' % (kind, e))
+
+
+def _decompress_lha(path, out_path):
+    try:
+        import lhafile
+    except ImportError:
+        raise exception.ImportTaskError(
+            reason='Image data is an LHA archive, but LHA support (the '
+                   'lhafile library) is not installed')
+    archive = lhafile.LhaFile(path)
+    member = _single_member(archive.namelist(), 'lha')
+    data = archive.read(member)
+    if len(data) > CONF.image_size_cap:
+        raise exception.ImportTaskError(
+            reason='Decompressed image is larger than image_size_cap')
+    with open(out_path, 'wb') as dst:
+        dst.write(data)
+        os.fsync(dst.fileno())
+
+
+class _Decompress(steps.ImportStep):
+    def execute(self):
+        image = self.image()
+        if image.container_format == 'compressed':
+            return None
+        path = staging.path(CONF, self.image_id)
+        kind = detect(path)
+        if kind is None:
+            return None
+        tmp = path + '.uc'
+        try:
+            decompress(kind, path, tmp)
+            os.replace(tmp, path)
+        finally:
+            _remove(tmp)
+        # The staged digests describe the compressed bytes: drop them.
+        self.save(values={'size': os.path.getsize(path)},
+                  remove_properties=staging.STAGE_PROPERTIES)
+        LOG.info('Decompressed %s data of image %s', kind, self.image_id)
+        return {'size': image.size}
+
+    def revert(self, result, **kwargs):
+        _remove(staging.path(CONF, self.image_id) + '.uc')
+        if isinstance(result, dict):
+            try:
+                self.save(values=result)
+            except exception.GlanceImportError as e:
+                LOG.warning('Could not restore the size of image %s: %s',
+                            self.image_id, e)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def get_flow(image_id, task_id, **kwargs):
+    return _Decompress(image_id, task_id, name='plugin-image_decompression')
