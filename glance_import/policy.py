@@ -192,9 +192,13 @@ def reset():
 
 
 def check(ctx, rule, target):
-    """True when *ctx* may perform *rule* on *target*."""
+    """True when *ctx* may perform *rule* on *target*.
+
+    ``authorize`` rather than ``enforce``: a misspelt rule name raises
+    PolicyNotRegistered instead of silently falling back to ``default``.
+    """
     try:
-        return get_enforcer().enforce(rule, target, ctx)
+        return get_enforcer().authorize(rule, target, ctx, do_raise=False)
     except policy.InvalidScope:
         return False
 
