@@ -50,7 +50,11 @@ def error_response(req, exc):
     """A webob error response for one of our exceptions."""
     cls = webob.exc.status_map.get(exc.status,
                                    webob.exc.HTTPInternalServerError)
-    resp = cls(explanation=exc.msg, headers=dict(exc.headers))
+    if exc.status == 415:
+        # webob's 415 page ignores the explanation; only detail shows.
+        resp = cls(detail=exc.msg, headers=dict(exc.headers))
+    else:
+        resp = cls(explanation=exc.msg, headers=dict(exc.headers))
     return req.get_response(resp)
 
 
