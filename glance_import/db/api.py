@@ -323,6 +323,23 @@ def image_remove_location(ctx, image_id, location_id):
             models.ImageLocation.id == location_id))
 
 
+def image_lock_row(ctx, image_id):
+    """Lock the image row for the rest of the caller's transaction.
+
+    For read-check-write sequences (``in_transaction``): SELECT ... FOR
+    UPDATE where the database has it; on SQLite a no-op UPDATE, which
+    takes the write lock first so two such transactions queue instead of
+    failing with "database is locked" when both upgrade a read lock.
+    """
+    with _writer(ctx) as session:
+        if session.bind.dialect.name == 'sqlite':
+            session.execute(sa.update(models.Image).where(
+                models.Image.id == image_id).values(id=models.Image.id))
+        else:
+            session.execute(sa.select(models.Image.id).where(
+                models.Image.id == image_id).with_for_update())
+
+
 # Storage accounting and staging residue --------------------------------
 
 _NOT_COUNTED = (image_domain.KILLED, image_domain.DELETED,

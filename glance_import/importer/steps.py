@@ -75,6 +75,7 @@ def save(ctx, image_id, task_id, *, values=None, from_status=None,
     ``(url, metadata)`` a location is added together with *values*;
     returns its id.
     """
+    db_api.image_lock_row(ctx, image_id)
     image = load_image(image_id, task_id, ctx)
     props = dict(set_properties or {})
     remove = list(remove_properties)
