@@ -450,15 +450,21 @@ def _store_error(e):
 
 # Reading and deleting --------------------------------------------------
 
+def _native_store(location):
+    """The native file store *location* claims to be in, if any."""
+    if _LAYOUT is None or not location['url'].startswith('file://'):
+        return None
+    store_id = (location.get('metadata') or {}).get('store')
+    return _LAYOUT.native.get(store_id if _LAYOUT.multi else None)
+
+
 def _native_for(location):
     """(native store, path) when *location* is a file we manage."""
-    url = location['url']
-    if not url.startswith('file://') or _LAYOUT is None:
+    native = _native_store(location)
+    if native is None:
         return None, None
-    path = os.path.normpath(url[len('file://'):])
-    store_id = (location.get('metadata') or {}).get('store')
-    native = _LAYOUT.native.get(store_id if _LAYOUT.multi else None)
-    if native is None or os.path.dirname(path) != native.datadir:
+    path = os.path.normpath(location['url'][len('file://'):])
+    if os.path.dirname(path) != native.datadir:
         return None, None
     return native, path
 
@@ -486,13 +492,14 @@ def read(location: dict, offset: int = 0, length: int | None = None, *,
     store_id = (location.get('metadata') or {}).get('store')
     try:
         if _layout().multi:
+            # glance_store's chunk_size is the length to read.
             data, _size = multi_backend.get(
                 location['url'], store_id, offset=offset,
-                chunk_size=fileio.CHUNK_SIZE, context=context)
+                chunk_size=length, context=context)
         else:
             data, _size = glance_store.get_from_backend(
-                location['url'], offset=offset,
-                chunk_size=fileio.CHUNK_SIZE, context=context)
+                location['url'], offset=offset, chunk_size=length,
+                context=context)
     except gs_exc.GlanceStoreException as e:
         raise _store_error(e)
     return _truncate(data, length)
@@ -525,6 +532,12 @@ def delete(location: dict, *, context=None) -> None:
             pass
         except OSError as e:
             raise exception.StoreError(reason='%s: %s' % (path, e.strerror))
+        return
+    if _native_store(location) is not None:
+        # A file:// URL outside its store's directory was not written
+        # here; never let a location name arbitrary files to delete.
+        LOG.warning('Not deleting %s: outside the directory of its store',
+                    location['url'])
         return
     store_id = (location.get('metadata') or {}).get('store')
     try:
