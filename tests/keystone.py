@@ -269,3 +269,27 @@ def start_service(keystone, directory, db_url, overrides=None):
     if db_url:
         fixtures.migrate(db_url)
     return fixtures.ServiceProcess(directory, db_url, settings).start()
+
+
+class Catalog:
+    """Adds and removes service catalog endpoints through the admin API."""
+
+    def __init__(self, keystone):
+        self.keystone = keystone
+
+    def add_endpoint(self, service_type, url, region='RegionOne'):
+        """Register *url* as the public endpoint; returns the endpoint id."""
+        ks = self.keystone
+        services = ks._admin('GET', '/services',
+                             params={'type': service_type})['services']
+        if services:
+            service_id = services[0]['id']
+        else:
+            service_id = ks._admin('POST', '/services', json={'service': {
+                'type': service_type, 'name': service_type}})['service']['id']
+        return ks._admin('POST', '/endpoints', json={'endpoint': {
+            'service_id': service_id, 'interface': 'public', 'url': url,
+            'region_id': region}})['endpoint']['id']
+
+    def remove_endpoint(self, endpoint_id):
+        self.keystone._admin('DELETE', '/endpoints/%s' % endpoint_id)
