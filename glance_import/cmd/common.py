@@ -13,8 +13,12 @@ _REGISTERED = False
 QUIET_LOGGERS = ['alembic.runtime.plugins=WARN']
 
 
-def load_config(argv, prog, conf=None, default_config_files=None):
-    """Register options, parse *argv* and config files, set up logging."""
+def load_config(argv, prog, conf=None, default_config_files=None,
+                log_to_stderr=False):
+    """Register options, parse *argv* and config files, set up logging.
+
+    Commands whose standard output is their result log to stderr.
+    """
     global _REGISTERED
     conf = conf or cfg.CONF
     if not _REGISTERED:
@@ -23,6 +27,8 @@ def load_config(argv, prog, conf=None, default_config_files=None):
         logging.register_options(conf)
         config.register_opts(conf)
         _REGISTERED = True
+    if log_to_stderr:
+        conf.set_default('use_stderr', True)
     conf(argv, project='glance', prog=prog,
          default_config_files=default_config_files)
     logging.setup(conf, 'glance_import')

@@ -52,7 +52,7 @@ def main(argv=None):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'category', title='Commands', handler=_add_commands))
     try:
-        common.load_config(argv, PROG, conf)
+        common.load_config(argv, PROG, conf, log_to_stderr=True)
         command = COMMANDS.get((conf.category.name,
                                 getattr(conf.category, 'action', None)))
         if command is None:

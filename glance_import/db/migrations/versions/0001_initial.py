@@ -89,7 +89,7 @@ def upgrade():
         sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
         _image_fk(),
         sa.Column('value', sa.Text, nullable=False),
-        sa.Column('meta_data', sa.JSON),
+        sa.Column('meta_data', sa.JSON, nullable=False),
         sa.Column('status', sa.String(30), nullable=False),
         *_timestamps(),
         mysql_engine='InnoDB', mysql_charset='utf8mb4',
