@@ -86,16 +86,23 @@ class FaultWrapper(Middleware):
             return req.get_response(self.application)
         except exception.GlanceImportError as exc:
             if exc.status >= 500:
-                LOG.exception('Error serving %s %s', req.method, req.path)
+                LOG.exception('Error serving %s %s', req.method,
+                              _raw_path(req))
             return error_response(req, exc)
         except webob.exc.HTTPException as exc:
             return req.get_response(exc)
         except Exception:
             LOG.exception('Unexpected error serving %s %s', req.method,
-                          req.path)
+                          _raw_path(req))
             return req.get_response(webob.exc.HTTPInternalServerError(
                 explanation='The server has either erred or is incapable '
                             'of performing the requested operation.'))
+
+
+def _raw_path(req):
+    """The path as received; decoding it may be what failed."""
+    return req.environ.get('SCRIPT_NAME', '') + req.environ.get(
+        'PATH_INFO', '')
 
 
 class VersionNegotiation(Middleware):
@@ -104,7 +111,10 @@ class VersionNegotiation(Middleware):
     ACCEPT_PREFIX = 'application/vnd.openstack.images-'
 
     def process(self, req):
-        path = req.path_info
+        try:
+            path = req.path_info
+        except UnicodeDecodeError:
+            raise exception.BadRequest('The URL path is not valid UTF-8.')
         segments = path.lstrip('/').split('/', 1)
         first = segments[0]
         rest = '/' + segments[1] if len(segments) > 1 else ''

@@ -1,0 +1,170 @@
+"""db.api semantics on an SQLite file: CAS updates, the lock, tasks."""
+
+import types
+import uuid
+
+import pytest
+
+from glance_import import context
+from glance_import import exception
+from glance_import import images
+from glance_import.db import api as db_api
+from glance_import.db import migration
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    conf = types.SimpleNamespace(database=types.SimpleNamespace(
+        connection='sqlite:///%s/db.sqlite' % tmp_path, max_retries=3))
+    db_api.configure(conf)
+    assert migration.current_version() is None
+    migration.upgrade()
+    assert migration.current_version() == migration.head_version()
+    yield context.admin_context('project-a')
+    db_api.dispose()
+
+
+def _image(ctx, **values):
+    base = {'name': 'img', 'owner': ctx.project_id, 'visibility': 'private',
+            'disk_format': 'raw', 'container_format': 'bare',
+            'min_disk': 0, 'min_ram': 0, 'protected': False,
+            'os_hidden': False}
+    base.update(values)
+    return db_api.image_create(ctx, base, properties={'k': 'v'},
+                               tags=['b', 'a', 'a'])
+
+
+def test_create_and_get(ctx):
+    image = _image(ctx)
+    assert image.status == images.QUEUED
+    assert image.properties == {'k': 'v'}
+    assert image.tags == ['a', 'b']
+    assert db_api.image_get(ctx, image.id).id == image.id
+
+
+def test_duplicate_id_is_409_even_after_delete(ctx):
+    image = _image(ctx)
+    with pytest.raises(exception.DuplicateImage) as info:
+        _image(ctx, id=image.id)
+    assert info.value.status == 409
+    db_api.image_delete(ctx, image.id)
+    with pytest.raises(exception.DuplicateImage):
+        _image(ctx, id=image.id)
+
+
+def test_get_missing_or_malformed(ctx):
+    for image_id in (str(uuid.uuid4()), 'x' * 100, 42):
+        with pytest.raises(exception.ImageNotFound):
+            db_api.image_get(ctx, image_id)
+
+
+def test_invisible_image_is_not_found(ctx):
+    image = _image(ctx)
+    other = context.RequestContext(project_id='project-b', roles=['member'],
+                                   overwrite=False)
+    with pytest.raises(exception.ImageNotFound):
+        db_api.image_get(other, image.id)
+    assert db_api.image_get(other, image.id, check_visible=False)
+
+
+def test_cas_update(ctx):
+    image = _image(ctx)
+    updated = db_api.image_update(ctx, image.id, {'status': images.SAVING},
+                                  from_status=images.QUEUED)
+    assert updated.status == images.SAVING
+    with pytest.raises(exception.InvalidImageStatusTransition) as info:
+        db_api.image_update(ctx, image.id, {'status': images.IMPORTING},
+                            from_status=images.QUEUED)
+    assert info.value.status == 409
+    assert db_api.image_get(ctx, image.id).status == images.SAVING
+
+
+def test_update_of_deleted_image(ctx):
+    image = _image(ctx)
+    db_api.image_delete(ctx, image.id)
+    with pytest.raises(exception.ImageNotFound):
+        db_api.image_update(ctx, image.id, {'name': 'x'})
+
+
+def test_back_to_queued_clears_size(ctx):
+    image = _image(ctx)
+    db_api.image_update(ctx, image.id, {'status': images.SAVING,
+                                        'size': 10, 'virtual_size': 20})
+    image = db_api.image_update(ctx, image.id, {'status': images.QUEUED},
+                                from_status=images.SAVING)
+    assert (image.size, image.virtual_size) == (None, None)
+
+
+def test_properties_and_tags_in_one_update(ctx):
+    image = _image(ctx)
+    image = db_api.image_update(ctx, image.id, {'name': 'renamed'},
+                                set_properties={'k': 'v2', 'n': '1'},
+                                remove_properties=['missing'],
+                                tags=['t'])
+    assert image.name == 'renamed'
+    assert image.properties == {'k': 'v2', 'n': '1'}
+    assert image.tags == ['t']
+
+
+def test_location_with_cas_activation(ctx):
+    image = _image(ctx)
+    db_api.image_update(ctx, image.id, {'status': images.SAVING})
+    db_api.image_add_location(ctx, image.id, 'file:///x', {'store': 'f'},
+                              values={'status': images.ACTIVE, 'size': 3},
+                              from_status=images.SAVING)
+    image = db_api.image_get(ctx, image.id)
+    assert image.status == images.ACTIVE
+    assert [loc['url'] for loc in image.locations] == ['file:///x']
+    # A second activation from saving loses and adds no location.
+    with pytest.raises(exception.InvalidImageStatusTransition):
+        db_api.image_add_location(ctx, image.id, 'file:///y', {},
+                                  values={'status': images.ACTIVE},
+                                  from_status=images.SAVING)
+    assert len(db_api.image_get(ctx, image.id).locations) == 1
+    locations = db_api.image_delete(ctx, image.id)
+    assert [loc['url'] for loc in locations] == ['file:///x']
+
+
+def test_import_lock(ctx):
+    image = _image(ctx)
+    db_api.acquire_import_lock(ctx, image.id, 'task-1')
+    with pytest.raises(exception.Conflict):
+        db_api.acquire_import_lock(ctx, image.id, 'task-2')
+    # Taking over only works while the stale holder still has it.
+    with pytest.raises(exception.ImportLockHeld):
+        db_api.acquire_import_lock(ctx, image.id, 'task-3',
+                                   stale_task_id='task-9')
+    db_api.acquire_import_lock(ctx, image.id, 'task-3',
+                               stale_task_id='task-1')
+    assert db_api.release_import_lock(ctx, image.id, 'task-1') is False
+    assert db_api.release_import_lock(ctx, image.id, 'task-3') is True
+    db_api.acquire_import_lock(ctx, image.id, 'task-4')
+
+
+def test_task_status_cas(ctx):
+    task = db_api.task_create(ctx, {'type': 'api_image_import',
+                                    'owner': 'project-a', 'input': {'a': 1}})
+    assert task['status'] == db_api.TASK_PENDING
+    assert task['input'] == {'a': 1}
+    db_api.task_update(ctx, task['id'], {'status': db_api.TASK_PROCESSING},
+                       from_status=db_api.TASK_PENDING)
+    with pytest.raises(exception.Conflict):
+        db_api.task_update(ctx, task['id'],
+                           {'status': db_api.TASK_PROCESSING},
+                           from_status=db_api.TASK_PENDING)
+    with pytest.raises(exception.Conflict):
+        db_api.task_update(ctx, task['id'], {'status': db_api.TASK_PENDING},
+                           from_status=db_api.TASK_PROCESSING)
+    db_api.task_update(ctx, task['id'], {'status': db_api.TASK_SUCCESS,
+                                         'result': {'image_id': 'x'}},
+                       from_status=db_api.TASK_PROCESSING)
+    task = db_api.task_get(ctx, task['id'])
+    assert (task['status'], task['result']) == (db_api.TASK_SUCCESS,
+                                                {'image_id': 'x'})
+
+
+def test_task_owner_filter(ctx):
+    task = db_api.task_create(ctx, {'type': 'api_image_import',
+                                    'owner': 'project-a', 'input': {}})
+    with pytest.raises(exception.TaskNotFound):
+        db_api.task_get(ctx, task['id'], owner='project-b')
