@@ -135,6 +135,7 @@ spawn() {
     setsid "$@" >> "$logf" 2>&1 < /dev/null &
     echo $! > "$STATE/pids/$name.pid"
     echo "$logf" > "$STATE/pids/$name.log"
+    printf '%q ' "$@" > "$STATE/pids/$name.cmd"   # for restarts in tests
 }
 
 # A daemon that exited while we wait is a failure: show its output.
@@ -412,6 +413,8 @@ pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_forma
 
 [app:proxy-server]
 use = egg:swift#proxy
+# A client that stops sending fails after 20 s instead of 60 s.
+client_timeout = 20
 account_autocreate = true
 allow_account_management = true
 
@@ -586,6 +589,7 @@ GI_SWIFT_USER=service:glance
 GI_SWIFT_KEY=$GLANCE_SWIFT_PW
 GI_SWIFT_AUTH_VERSION=3
 GI_SWIFT_CONTAINER=glance
+GI_SWIFT_STORE_CONFIG=$W/glance-swift-store.conf
 GI_KEYSTONE_ADMIN_PASSWORD=$KS_ADMIN_PW
 GI_SWIFT_TEMPAUTH_URL=http://127.0.0.1:$SWIFT_PROXY_PORT/auth/v1.0
 GI_SWIFT_TEMPAUTH_USER=test:tester
@@ -625,6 +629,7 @@ rbd_store_ceph_conf = $C/ceph.conf
 rbd_store_user = glance
 rbd_store_pool = images
 rbd_store_chunk_size = 8
+rados_connect_timeout = 30
 
 [objects]
 store_description = S3 (radosgw)
