@@ -1,8 +1,21 @@
 """Fixtures shared by unit and functional tests."""
 
+import re
+
 import pytest
 
 from tests import fixtures
+
+_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                   r'[0-9a-f]{12}')
+
+
+def pytest_make_parametrize_id(config, val, argname):
+    """Random UUIDs in parameters must not reach test ids: pytest-xdist
+    workers collect separately and refuse differing ids."""
+    if isinstance(val, str) and _UUID.search(val):
+        return _UUID.sub('UUID', val)
+    return None
 
 
 @pytest.fixture(scope='session')

@@ -15,6 +15,8 @@ from tests import fixtures
 
 JSON = {'Content-Type': 'application/json'}
 PATCH = {'Content-Type': 'application/openstack-images-v2.1-json-patch'}
+# Fixed, so that pytest-xdist workers collect identical test ids.
+SOME_ID = '0b6c1d3e-4f5a-4b7c-8d9e-0f1a2b3c4d5e'
 
 
 def test_unknown_paths_are_404(client):
@@ -28,10 +30,10 @@ def test_unknown_paths_are_404(client):
 @pytest.mark.parametrize('method, path, allow', [
     ('DELETE', '/v2/images', 'GET, POST'),
     ('PUT', '/v2/images', 'GET, POST'),
-    ('POST', '/v2/images/%s' % uuid.uuid4(), 'DELETE, GET, PATCH'),
-    ('POST', '/v2/images/%s/file' % uuid.uuid4(), 'GET, PUT'),
-    ('GET', '/v2/images/%s/stage' % uuid.uuid4(), 'PUT'),
-    ('GET', '/v2/images/%s/import' % uuid.uuid4(), 'POST'),
+    ('POST', '/v2/images/%s' % SOME_ID, 'DELETE, GET, PATCH'),
+    ('POST', '/v2/images/%s/file' % SOME_ID, 'GET, PUT'),
+    ('GET', '/v2/images/%s/stage' % SOME_ID, 'PUT'),
+    ('GET', '/v2/images/%s/import' % SOME_ID, 'POST'),
     ('DELETE', '/v2/tasks', 'GET, POST'),
     ('PUT', '/v2/schemas/image', 'GET'),
     ('POST', '/v2/info/import', 'GET'),
@@ -111,7 +113,7 @@ BAD_BODIES = [
     (b'{"member": ["x"], "status": {}}', JSON),
     (b'{"type": [], "input": "x"}', JSON),
 ]
-ODD_IDS = ['not-a-uuid', '%00', '..', 'x' * 300, '%ff%fe', str(uuid.uuid4())]
+ODD_IDS = ['not-a-uuid', '%00', '..', 'x' * 300, '%ff%fe', SOME_ID]
 
 
 def test_no_route_answers_5xx_to_malformed_input(client):
