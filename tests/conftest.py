@@ -22,6 +22,9 @@ def pytest_make_parametrize_id(config, val, argname):
 def test_db_url():
     """The configured test database (None means per-service SQLite)."""
     url = fixtures.create_test_database()
+    if url:
+        # In-process services refuse an unmigrated shared database.
+        fixtures.migrate(url)
     yield url
     fixtures.drop_test_database(url)
 

@@ -6,6 +6,7 @@ JSON view and the parsing of list queries and patch documents live here
 too, since only this resource uses them.
 """
 
+import datetime
 import re
 import urllib.parse
 
@@ -295,21 +296,36 @@ def _split_op(value, allowed):
 
 
 def _time_filter(key, value):
-    # A bare ISO 8601 time also contains ':'; it means equality.
+    """A created_at/updated_at filter, at the precision clients see.
+
+    Times are shown to the second, so ``eq:T`` means "during second T"
+    and the other operators compare against that whole second.
+    """
     try:
-        return key, 'eq', _parse_time(value, strict=True)
+        # A bare ISO 8601 time also contains ':'; it means equality.
+        op, when = 'eq', _parse_time(value)
     except exception.BadRequest:
-        pass
-    op, operand = _split_op(value, _TIME_OPS)
-    return key, op, _parse_time(operand)
+        op, operand = _split_op(value, _TIME_OPS)
+        when = _parse_time(operand)
+    if when.microsecond:
+        return key, op, when
+    end = when + datetime.timedelta(seconds=1)
+    return {
+        'eq': (key, 'within', (when, end)),
+        'neq': (key, 'outside', (when, end)),
+        'gt': (key, 'gte', end),
+        'gte': (key, 'gte', when),
+        'lt': (key, 'lt', when),
+        'lte': (key, 'lt', end),
+    }[op]
 
 
-def _parse_time(text, strict=False):
+def _parse_time(text):
     try:
         when = timeutils.parse_isotime(text)
+        return timeutils.normalize_time(when)
     except (ValueError, OverflowError):
         raise exception.BadRequest('Invalid time format: %s' % text)
-    return timeutils.normalize_time(when)
 
 
 def _column_filter(key, value):

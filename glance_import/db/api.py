@@ -582,6 +582,9 @@ _COLUMN_OPS = {
     'lt': lambda col, v: col < v,
     'lte': lambda col, v: col <= v,
     'in': lambda col, v: col.in_(list(v)),
+    # Half-open interval [low, high) and its complement.
+    'within': lambda col, v: sa.and_(col >= v[0], col < v[1]),
+    'outside': lambda col, v: sa.or_(col < v[0], col >= v[1]),
 }
 
 
@@ -678,7 +681,8 @@ def image_get_all(ctx, *, visibility=None, member_status='accepted',
     """One page of the images *ctx* may see; returns (images, full_page).
 
     *column_filters* are (column, op, value) with op in eq, neq, gt, gte,
-    lt, lte, in; *tags* must all be present; *properties* must all match.
+    lt, lte, in, within/outside (value a (low, high) pair); *tags* must
+    all be present; *properties* must all match.
     ``created_at`` and ``id`` are appended to the sort as tie-breakers.
     The cost is a fixed number of statements whatever the page size: the
     marker, the page, one query per child table, and the caller's
