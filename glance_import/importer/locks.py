@@ -82,9 +82,18 @@ def begin(ctx, conf, image, req, stores, *, stale_task_id=None):
                   old_stores)
 
 
+@db_api.retry_on_deadlock
 @db_api.in_transaction
 def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
            old_stores):
+    # Racing requests for one image queue here, so the lock insert below
+    # never contends on the unique key (which deadlocks on MySQL).
+    db_api.image_lock_row(ctx, image.id)
+    holder = db_api.image_get(ctx, image.id, check_visible=False).import_lock
+    if holder is not None and holder != stale_task_id:
+        raise exception.Conflict(
+            "New operation on image '%s' is not permitted as prior "
+            "operation is still in progress" % image.id)
     task = db_api.task_create(ctx, {
         'id': task_id, 'type': TASK_TYPE, 'owner': ctx.owner,
         'image_id': image.id, 'user_id': ctx.user_id,

@@ -113,6 +113,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         data = routes[path]
         self.server.hits.append(path)
+        if path in self.server.delays:
+            self.server.delays[path].wait(30)
         self.send_response(200)
         self.send_header('Content-Type', 'application/octet-stream')
         if path not in self.server.chunked:
@@ -129,9 +131,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def http_source(files=None, redirects=None, chunked=()):
-    """A local HTTP server in a thread serving *files* {path: bytes}."""
+def http_source(files=None, redirects=None, chunked=(), held=()):
+    """A local HTTP server in a thread serving *files* {path: bytes}.
+
+    Requests for *held* paths wait until ``server.release(path)``.
+    """
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
+    server.delays = {p: threading.Event() for p in held}
+    server.release = lambda p: server.delays[p].set()
     server.routes = dict(files or {})
     server.redirects = dict(redirects or {})
     server.chunked = set(chunked)
@@ -144,6 +151,8 @@ def http_source(files=None, redirects=None, chunked=()):
     try:
         yield server
     finally:
+        for event in server.delays.values():
+            event.set()
         server.shutdown()
         server.server_close()
         thread.join(5)
