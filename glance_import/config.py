@@ -130,6 +130,47 @@ taskflow_executor_opts = [
                help='Threads of the parallel engine per flow.'),
     cfg.StrOpt('conversion_format', choices=('qcow2', 'raw', 'vmdk'),
                help='Disk format the legacy tasks API converts to.'),
+    # Crash recovery and distributed execution (importer.persistence,
+    # importer.recovery, importer.jobboard).
+    cfg.StrOpt('node_name',
+               help='Name of this node in the saved state of the imports '
+                    'it runs; defaults to the host name. Give every node '
+                    'sharing a database a distinct name.'),
+    cfg.IntOpt('heartbeat_interval', default=10, min=1,
+               help='Seconds between refreshes of updated_at of the '
+                    'import tasks a process is running.'),
+    cfg.IntOpt('recovery_timeout', default=600, min=10,
+               help='Seconds without a heartbeat after which an import '
+                    'task owned by another node is considered abandoned '
+                    'and is resumed or reverted by this one. Must be well '
+                    'above heartbeat_interval.'),
+    cfg.IntOpt('recovery_interval', default=60, min=0,
+               help='Seconds between scans for abandoned imports (one '
+                    'scan always runs at start-up); 0 scans only at '
+                    'start-up.'),
+    cfg.BoolOpt('resume_interrupted_imports', default=True,
+                help='Resume an interrupted import from its saved state; '
+                     'when False it is reverted (the image goes back to '
+                     'queued, the failure is recorded).'),
+    cfg.StrOpt('jobboard_url',
+               help='Taskflow jobboard for distributed imports, e.g. '
+                    'redis://127.0.0.1:6379. When set, the API posts each '
+                    'import as a job and glance-import-conductor '
+                    'processes run them; unset runs imports inside the '
+                    'API process.'),
+    cfg.StrOpt('jobboard_name', default='glance_import_imports',
+               help='Name (key namespace) of the jobboard.'),
+    cfg.IntOpt('job_claim_expiry', default=30, min=5,
+               help='Seconds a conductor\'s claim on a job lasts unless '
+                    'renewed; a killed conductor\'s jobs are claimed by '
+                    'another after this.'),
+    cfg.StrOpt('conductor_type', default='blocking',
+               choices=('blocking', 'nonblocking'),
+               help='Taskflow conductor of glance-import-conductor: '
+                    'blocking runs one job at a time, nonblocking up to '
+                    'conductor_max_jobs.'),
+    cfg.IntOpt('conductor_max_jobs', default=4, min=1,
+               help='Jobs a nonblocking conductor runs at once.'),
 ]
 
 wsgi_opts = [

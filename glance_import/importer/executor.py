@@ -12,7 +12,6 @@ import logging
 import threading
 from concurrent import futures
 
-import taskflow.engines
 from oslo_config import cfg
 from taskflow import exceptions as tf_exceptions
 
@@ -21,6 +20,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.importer import flows
+from glance_import.importer import persistence
 from glance_import.importer import steps
 from glance_import.store import backends
 
@@ -136,15 +136,14 @@ def engine_options():
 
 def _run_flow(args, credentials):
     try:
-        flow = flows.get_flow(**args)
+        flows.get_flow(**args)
     except Exception:
         # Nothing ran, so no revert will: undo the request's own changes.
         steps.ImportLock(args['image_id'], args['task_id'], args['method'],
                          args['stores']).revert(None)
         raise
-    engine = taskflow.engines.load(
-        flow, store={'credentials': credentials}, **engine_options())
-    engine.run()
+    # Persisted so that an interrupted import can be resumed (recovery).
+    persistence.run(args['task_id'], args, credentials, engine_options())
 
 
 # The legacy tasks API "import" type ------------------------------------

@@ -1,0 +1,272 @@
+"""Import flow state in the service database (taskflow SQL persistence).
+
+Every import task gets a logbook and a flow detail whose uuid is the task
+id. The flow detail records the factory that builds the flow
+(``flows.get_flow`` and its plain-data arguments), the process running it
+(``owner``) and, through taskflow, the state and result of every step, so
+an interrupted import can be resumed from where it stopped, by this node
+after a restart or by another node or conductor.
+
+Taskflow's tables (``logbooks``, ``flowdetails``, ``atomdetails``) are
+created by taskflow's own migrations, run from our schema migration with
+a separate alembic version table so the two histories never mix.
+
+A process refreshes ``updated_at`` of the tasks it runs every
+``[taskflow_executor] heartbeat_interval`` seconds; recovery treats a task
+whose heartbeat stopped as abandoned.
+"""
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+
+import taskflow.engines
+from alembic import config as alembic_config
+from alembic import context as alembic_context
+from alembic import op as alembic_op
+from alembic import script as alembic_script
+from alembic.runtime import environment
+from oslo_config import cfg
+from taskflow import exceptions as tf_exceptions
+from taskflow import states as tf_states
+from taskflow.persistence import models as tf_models
+from taskflow.persistence.backends import impl_sqlalchemy
+from taskflow.persistence.backends.sqlalchemy import migration as tf_migration
+
+from glance_import import context
+from glance_import import exception
+from glance_import.db import api as db_api
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+VERSION_TABLE = 'taskflow_alembic_version'
+FACTORY = 'glance_import.importer.flows.get_flow'
+FINISHED = (tf_states.SUCCESS, tf_states.REVERTED, tf_states.FAILURE)
+_MIGRATIONS = os.path.join(os.path.dirname(tf_migration.__file__), 'alembic')
+
+
+# Schema ----------------------------------------------------------------
+
+def upgrade_schema(connection) -> None:
+    """Run taskflow's migrations on *connection* (idempotent).
+
+    Called from inside our own migration: alembic keeps the running
+    migration's ``op``/``context`` in module globals, which a nested run
+    replaces and then removes, so they are put back afterwards.
+    """
+    saved = [proxy for proxy in (getattr(alembic_op, '_proxy', None),
+                                 getattr(alembic_context, '_proxy', None))
+             if proxy is not None]
+    config = alembic_config.Config()
+    config.set_main_option('script_location', _MIGRATIONS)
+    script = alembic_script.ScriptDirectory.from_config(config)
+
+    def upgrade(revision, _context):
+        return script._upgrade_revs('head', revision)
+
+    try:
+        with environment.EnvironmentContext(
+                config, script, fn=upgrade, destination_rev='head') as env:
+            env.configure(connection=connection,
+                          version_table=VERSION_TABLE)
+            with env.begin_transaction():
+                env.run_migrations()
+    finally:
+        for proxy in saved:
+            proxy._install_proxy()
+
+
+# Backend and node identity ---------------------------------------------
+
+_BACKEND = None
+_BACKEND_LOCK = threading.Lock()
+
+
+def backend() -> impl_sqlalchemy.SQLAlchemyBackend:
+    """The taskflow backend sharing the service's database engine."""
+    global _BACKEND
+    engine = db_api.get_engine()
+    with _BACKEND_LOCK:
+        if _BACKEND is None or _BACKEND.engine is not engine:
+            _BACKEND = impl_sqlalchemy.SQLAlchemyBackend(
+                {'connection': engine.url.render_as_string(False)},
+                engine=engine)
+        return _BACKEND
+
+
+def process_start_time(pid: int) -> str | None:
+    """Start time of process *pid* (kernel clock ticks), None if gone.
+
+    With the pid it names one process for good: a reused pid has
+    another start time.
+    """
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # Field 22; the command name (field 2) may contain spaces.
+    return stat.rsplit(')', 1)[1].split()[19]
+
+
+def this_process() -> dict:
+    """The identity recorded as ``owner`` of the flows we run."""
+    pid = os.getpid()
+    return {'node': CONF.taskflow_executor.node_name or socket.gethostname(),
+            'host': socket.gethostname(), 'pid': pid,
+            'started': process_start_time(pid)}
+
+
+def is_alive(owner: dict) -> bool:
+    """Whether the process named by *owner* (on this host) still runs."""
+    pid = owner.get('pid')
+    if not isinstance(pid, int):
+        return False
+    started = process_start_time(pid)
+    if started is None:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return owner.get('started') is None
+    return owner.get('started') in (None, started)
+
+
+# Flow details ----------------------------------------------------------
+
+def flow_detail(task_id: str):
+    """The flow detail of *task_id*, or None."""
+    with contextlib.closing(backend().get_connection()) as conn:
+        try:
+            return conn.get_flow_details(task_id)
+        except tf_exceptions.NotFound:
+            return None
+
+
+def create_flow_detail(task_id: str, flow_args: dict, **meta):
+    """Record the flow of *task_id*: factory, arguments, owner.
+
+    *flow_args* are ``flows.get_flow`` keyword arguments (plain data).
+    Returns the saved flow detail (an existing one is returned as is).
+    """
+    existing = flow_detail(task_id)
+    if existing is not None:
+        return existing
+    book = tf_models.LogBook('import-%s' % task_id, uuid=task_id)
+    detail = tf_models.FlowDetail('import-%s' % task_id, uuid=task_id)
+    detail.meta = dict(meta, owner=this_process(), factory={
+        'name': FACTORY, 'args': [], 'kwargs': dict(flow_args)})
+    book.add(detail)
+    with contextlib.closing(backend().get_connection()) as conn:
+        conn.save_logbook(book)
+    return detail
+
+
+def set_owner(detail, owner: dict | None = None) -> None:
+    """Record that *owner* (default: this process) runs *detail* now."""
+    detail.meta = dict(detail.meta or {}, owner=owner or this_process())
+    with contextlib.closing(backend().get_connection()) as conn:
+        conn.update_flow_details(detail)
+
+
+def forget(task_id: str) -> None:
+    """Drop the saved state of a finished task (its logbook)."""
+    try:
+        with contextlib.closing(backend().get_connection()) as conn:
+            conn.destroy_logbook(task_id)
+    except tf_exceptions.NotFound:
+        pass
+    except Exception as e:
+        LOG.warning('Cannot drop the flow state of task %s: %s', task_id, e)
+
+
+def flow_args(detail) -> dict:
+    """The ``get_flow`` keyword arguments recorded in *detail*."""
+    return dict(((detail.meta or {}).get('factory') or {}).get('kwargs')
+                or {})
+
+
+def load_engine(detail, credentials: dict | None, engine_options: dict):
+    """An engine for *detail*, resuming whatever state it recorded.
+
+    The caller's credentials are injected in memory only: they are never
+    written to the database.
+    """
+    engine = taskflow.engines.load_from_detail(
+        detail, backend=backend(), **engine_options)
+    engine.storage.inject({'credentials': credentials or {}},
+                          transient=True)
+    return engine
+
+
+def run(task_id: str, args: dict, credentials: dict,
+        engine_options: dict) -> None:
+    """Run (or continue) the persisted flow of *task_id* to its end.
+
+    Raises what the flow raised after its revert. The flow state is
+    dropped once the flow has finished either way.
+    """
+    detail = create_flow_detail(task_id, args)
+    if (detail.meta or {}).get('owner') != this_process():
+        set_owner(detail)
+    engine = load_engine(detail, credentials, engine_options)
+    try:
+        with HEARTBEAT.beating(task_id):
+            engine.run()
+    finally:
+        # Kept while unfinished (e.g. the database went away mid-run).
+        if engine.storage.get_flow_state() in FINISHED:
+            forget(task_id)
+
+
+# Heartbeat -------------------------------------------------------------
+
+class Heartbeat:
+    """Refreshes ``updated_at`` of the tasks this process is running."""
+
+    def __init__(self):
+        self._tasks = {}
+        self._lock = threading.Lock()
+        self._thread = None
+
+    @contextlib.contextmanager
+    def beating(self, task_id):
+        with self._lock:
+            self._tasks[task_id] = self._tasks.get(task_id, 0) + 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name='import-heartbeat', daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._tasks[task_id] -= 1
+                if not self._tasks[task_id]:
+                    del self._tasks[task_id]
+
+    def running(self):
+        with self._lock:
+            return list(self._tasks)
+
+    def _loop(self):
+        while True:
+            time.sleep(CONF.taskflow_executor.heartbeat_interval)
+            for task_id in self.running():
+                try:
+                    db_api.task_update(context.admin_context(), task_id, {},
+                                       from_status=db_api.TASK_PROCESSING)
+                except exception.Conflict:
+                    pass
+                except Exception as e:
+                    LOG.warning('Heartbeat of task %s failed: %s', task_id,
+                                e)
+
+
+HEARTBEAT = Heartbeat()
