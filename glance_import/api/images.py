@@ -386,6 +386,14 @@ def parse_sorting(params):
     return keys, dirs
 
 
+def _filter_bool(value, name):
+    if value not in ('true', 'false'):
+        raise exception.BadRequest(
+            "Invalid value '%s' for '%s' filter. Valid values are 'true' "
+            "or 'false'." % (value, name))
+    return value == 'true'
+
+
 def parse_list_query(params, conf=CONF):
     """Keyword arguments for ``db_api.image_get_all`` from the query."""
     single = {}
@@ -417,13 +425,15 @@ def parse_list_query(params, conf=CONF):
         raise exception.BadRequest('Invalid visibility value: %s'
                                    % visibility)
     kwargs['visibility'] = visibility
-    kwargs['os_hidden'] = util.bool_param(single.get('os_hidden', 'false'),
-                                          'os_hidden')
+    # os_hidden is case-insensitive (clients send 'True'); protected is
+    # not, as in Glance.
+    hidden = single.get('os_hidden', 'false').lower()
+    kwargs['os_hidden'] = _filter_bool(hidden, 'os_hidden')
     column_filters, properties = [], {}
     if 'protected' in single:
         column_filters.append(
-            ('protected', 'eq',
-             util.bool_param(single['protected'], 'protected')))
+            ('protected', 'eq', _filter_bool(single['protected'],
+                                             'protected')))
     for key, value in params:
         if key in _NOT_FILTERS:
             continue

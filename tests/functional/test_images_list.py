@@ -45,6 +45,7 @@ def test_default_list_excludes_hidden(owner):
     assert _mine(owner) == ['alpha', 'beta', 'gamma,1']
     assert _mine(owner, os_hidden='true') == ['hidden']
     assert _mine(owner, os_hidden='false') == ['alpha', 'beta', 'gamma,1']
+    assert _mine(owner, os_hidden='True') == ['hidden']
 
 
 def test_equality_and_in_filters(owner):
@@ -116,8 +117,8 @@ def test_time_filters(owner):
     ({'status': 'in:active,bogus'}, 'Invalid status value: bogus'),
     ({'visibility': 'everyone'}, 'Invalid visibility value: everyone'),
     ({'member_status': 'maybe'}, 'Invalid status: maybe'),
-    ({'os_hidden': 'True'}, 'expected true or false'),
-    ({'protected': 'yes'}, 'expected true or false'),
+    ({'os_hidden': 'yes'}, "Invalid value 'yes' for 'os_hidden' filter."),
+    ({'protected': 'True'}, "Invalid value 'True' for 'protected' filter."),
     ({'size_min': 'ten'}, 'size_min param must be an integer'),
     ({'size_max': '-1'}, 'size_max param must be positive'),
     ({'size_max': str(2 ** 64)}, 'size_max param is too large'),
