@@ -29,9 +29,10 @@ LOG = logging.getLogger(__name__)
 
 OCTET_STREAM = 'application/octet-stream'
 STORE_HEADER = 'X-Image-Meta-Store'
-# Reads of a chunked body: cheroot concatenates the chunks it is asked
-# for, so modest reads are regrouped into large writes by the store.
-_CHUNKED_READ = 64 * 1024
+# Reads of a chunked body: cheroot concatenates (or slices) the client's
+# chunks to the size asked for, so moderate reads copy least; the writer
+# regroups them into large writes.
+_CHUNKED_READ = 256 * 1024
 
 _require_octet_stream = util.require_content(OCTET_STREAM)
 

@@ -20,11 +20,12 @@ from collections.abc import Iterator
 from glance_import import exception
 
 # Write and read unit: big enough that per-call overhead vanishes, small
-# enough to keep memory per transfer bounded (a few chunks in flight).
-CHUNK_SIZE = 4 * 1024 * 1024
+# enough to keep memory per transfer low (a few chunks are in flight:
+# being read, written and hashed).
+CHUNK_SIZE = 1024 * 1024
 # Below this, hashing inline is cheaper than handing the chunk to a thread.
 _THREAD_MIN_CHUNK = 256 * 1024
-_QUEUE_DEPTH = 2
+_QUEUE_DEPTH = 3
 
 
 @dataclasses.dataclass(frozen=True)
