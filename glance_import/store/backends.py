@@ -22,7 +22,9 @@ it):
 * ``add_from_staged_file(conf, image_id, path, staged=None,
   store_id=None, *, context=None) -> Stored`` - zero-copy when possible.
 * ``read(location, offset=0, length=None, *, context=None)`` -> iterator
-  of chunks; ``local_path(location)`` -> path of a native file or None.
+  of chunks; ``local_path(location)`` -> path of a native file or None;
+  ``native_location(conf, image_id, store_id=None)`` -> the location a
+  native file store uses for an image, or None.
 * ``delete(location, *, context=None)``, ``delete_all(locations)``.
 * ``stores_info(conf, detail=False)`` - /v2/info/stores entries.
 
@@ -467,6 +469,21 @@ def _native_for(location):
     if os.path.dirname(path) != native.datadir:
         return None, None
     return native, path
+
+
+def native_location(conf, image_id: str,
+                    store_id: str | None = None) -> dict | None:
+    """Where a native file store keeps (or would keep) *image_id*'s data.
+
+    None when the store is not a native file store. Crash recovery uses
+    it to find partial files that no location records.
+    """
+    store_id = resolve_store(conf, store_id)
+    native = _layout(conf).native.get(store_id)
+    if native is None:
+        return None
+    return {'url': 'file://' + native.path(image_id),
+            'metadata': _metadata(store_id)}
 
 
 def local_path(location: dict) -> str | None:

@@ -250,3 +250,17 @@ def test_chunk_reader_serves_glance_store_reads():
     assert reader.read(4) == b'cdef'
     assert reader.read(10) == b'gh'
     assert reader.read(10) == b''
+
+
+def test_native_location(tmp_path):
+    conf = _configure(tmp_path, _multi(tmp_path, **{
+        'enabled_backends': 'fast:file,slow:file,web:http'}))
+    image_id = _image_id()
+    assert backends.native_location(conf, image_id, 'slow') == {
+        'url': 'file://%s/%s' % (tmp_path / 'slow', image_id),
+        'metadata': {'store': 'slow'}}
+    assert backends.native_location(conf, image_id)['metadata'] == {
+        'store': 'fast'}
+    stored = backends.add(conf, image_id, [b'x'], store_id='slow')
+    assert stored.location == backends.native_location(conf, image_id,
+                                                       'slow')
