@@ -255,6 +255,18 @@ def _layout(conf=None) -> _Layout:
     return _LAYOUT
 
 
+def staging_datadir(conf) -> str | None:
+    """Directory of the reserved staging store (multi-store only).
+
+    Configures the stores first when needed (command-line tools), since
+    the reserved store's options exist only from then on.
+    """
+    if not conf.enabled_backends:
+        return None
+    _layout(conf)
+    return store_option(conf, STAGING_STORE, 'filesystem_store_datadir')
+
+
 def is_multi_store(conf) -> bool:
     return bool(conf.enabled_backends)
 

@@ -40,8 +40,7 @@ def directory(conf) -> str:
     """The staging directory for this configuration."""
     if conf.enabled_backends:
         from glance_import.store import backends
-        group = getattr(conf, backends.STAGING_STORE, None)
-        datadir = getattr(group, 'filesystem_store_datadir', None)
+        datadir = backends.staging_datadir(conf)
         if datadir:
             return os.path.abspath(os.path.expanduser(datadir))
     return os.path.abspath(config.staging_dir(conf))

@@ -189,3 +189,28 @@ def test_service_start_sweeps_residue(service_factory, tmp_path):
     (staging_dir / 'README').write_bytes(b'not ours')
     service_factory(name='sweep')
     assert os.listdir(staging_dir) == ['README']
+
+
+def test_multi_store_staging_directory(service_factory, tmp_path):
+    custom = tmp_path / 'custom-staging'
+    svc = service_factory({
+        'enabled_backends': 'fast:file',
+        'glance_store.default_backend': 'fast',
+        'fast.filesystem_store_datadir': str(tmp_path / 'fast'),
+        'os_glance_staging_store.filesystem_store_datadir': str(custom),
+    })
+    assert staging.directory(CONF) == str(custom)
+    client = fixtures.Client(svc.url)
+    image_id = _image(client)
+    assert client.put('/v2/images/%s/stage' % image_id, data=b'abc',
+                      headers={'Content-Type': 'application/octet-stream'}
+                      ).status_code == 204
+    assert os.listdir(custom) == [image_id]
+    gone = _new_id()
+    (custom / gone).write_bytes(b'residue')
+    result = subprocess.run(
+        [sys.executable, '-m', 'glance_import.cmd.manage', '--config-file',
+         svc.config_file, 'staging', 'cleanup'],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert os.listdir(custom) == [image_id]
