@@ -123,6 +123,9 @@ def init_service(conf, *, auto_migrate=False):
     # Remove staged data left by deleted images (one listing, one query).
     from glance_import.store import staging
     staging.startup_cleanup(conf)
+    # Resume or revert imports whose process died (background thread).
+    from glance_import.importer import recovery
+    recovery.start(conf)
 
 
 def _check_schema(conf, auto_migrate):

@@ -504,6 +504,22 @@ def task_update(ctx, task_id, values, *, from_status=None):
                                      % task_id)
 
 
+@retry_on_deadlock
+def task_claim(ctx, task_id, status, seen_updated_at):
+    """Take over an abandoned task: True for exactly one claimant.
+
+    Compare-and-swap on the heartbeat: succeeds only if the task still has
+    *status* and the ``updated_at`` the claimant saw (nobody, the owner
+    included, touched it since), and refreshes it.
+    """
+    with _writer(ctx) as session:
+        result = session.execute(sa.update(models.Task).where(
+            models.Task.id == task_id, models.Task.status == status,
+            models.Task.updated_at == seen_updated_at).values(
+                updated_at=utcnow()))
+        return result.rowcount == 1
+
+
 def task_get_all(ctx, *, owner=None, image_id=None, filters=None,
                  marker=None, limit=None, sort_key='created_at',
                  sort_dir='desc'):

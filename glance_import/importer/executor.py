@@ -20,6 +20,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.importer import flows
+from glance_import.importer import jobboard
 from glance_import.importer import persistence
 from glance_import.importer import steps
 from glance_import.store import backends
@@ -51,6 +52,9 @@ def submit(task: dict, credentials: dict | None = None) -> None:
     memory; they are never written to the task row.
     """
     try:
+        # The one dispatch point: saved flow, then jobboard or this pool.
+        if jobboard.dispatch(task, credentials):
+            return
         _pool().submit(run_task, task['id'], credentials or {})
     except RuntimeError as e:
         LOG.error('Cannot start task %s: %s', task['id'], e)

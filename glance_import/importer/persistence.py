@@ -168,6 +168,12 @@ def create_flow_detail(task_id: str, flow_args: dict, **meta):
     return detail
 
 
+def logbook(task_id: str):
+    """The logbook holding the flow detail of *task_id*."""
+    with contextlib.closing(backend().get_connection()) as conn:
+        return conn.get_logbook(task_id)
+
+
 def set_owner(detail, owner: dict | None = None) -> None:
     """Record that *owner* (default: this process) runs *detail* now."""
     detail.meta = dict(detail.meta or {}, owner=owner or this_process())

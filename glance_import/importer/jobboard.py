@@ -1,0 +1,129 @@
+"""Where an import runs: in this process, or as a job on a jobboard.
+
+``dispatch`` is called once per accepted import task. It saves the flow
+(factory and plain-data arguments, see ``persistence``) before anything
+runs, so recovery knows the task from its first moment. Without
+``[taskflow_executor] jobboard_url`` the caller then runs the task in its
+own pool; with it the task is posted on a taskflow Redis jobboard and
+``glance-import-conductor`` processes claim and run it.
+
+A conductor holds its claim for ``job_claim_expiry`` seconds and renews
+it while the job runs, so the job of a killed conductor becomes
+claimable again and the next conductor resumes the saved flow.
+"""
+
+import contextlib
+import logging
+import threading
+import urllib.parse
+
+from oslo_config import cfg
+from taskflow.jobs import backends as job_backends
+
+from glance_import import exception
+from glance_import.importer import flows
+from glance_import.importer import persistence
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+IMPORT_TASK = 'api_image_import'
+
+
+def enabled(conf) -> bool:
+    return bool(conf.taskflow_executor.jobboard_url)
+
+
+def board_conf(conf) -> dict:
+    """taskflow's Redis jobboard settings from ``jobboard_url``."""
+    url = conf.taskflow_executor.jobboard_url
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != 'redis' or not parsed.hostname:
+        raise exception.InvalidConfiguration(
+            '[taskflow_executor] jobboard_url must be redis://host[:port]'
+            '[/db], not %r' % url)
+    settings = {'board': 'redis', 'host': parsed.hostname,
+                'port': parsed.port or 6379,
+                'namespace': conf.taskflow_executor.jobboard_name.encode()}
+    db = parsed.path.strip('/')
+    if db:
+        if not db.isdigit():
+            raise exception.InvalidConfiguration(
+                'The database of jobboard_url must be a number: %r' % url)
+        settings['db'] = int(db)
+    if parsed.password:
+        settings['password'] = urllib.parse.unquote(parsed.password)
+    if parsed.username:
+        settings['username'] = urllib.parse.unquote(parsed.username)
+    return settings
+
+
+@contextlib.contextmanager
+def board(conf):
+    """A connected jobboard, closed on exit."""
+    with job_backends.backend(conf.taskflow_executor.jobboard_name,
+                              board_conf(conf),
+                              persistence=persistence.backend()) as jb:
+        yield jb
+
+
+_BOARD = None
+_BOARD_LOCK = threading.Lock()
+
+
+def _shared_board(conf):
+    """One connected board per process for posting."""
+    global _BOARD
+    with _BOARD_LOCK:
+        if _BOARD is None:
+            jb = job_backends.fetch(conf.taskflow_executor.jobboard_name,
+                                    board_conf(conf),
+                                    persistence=persistence.backend())
+            jb.connect()
+            _BOARD = jb
+        return _BOARD
+
+
+def dispatch(task: dict, credentials: dict | None) -> bool:
+    """Save the task's flow; post it as a job if a jobboard is set.
+
+    Returns True when the job was posted (the caller must not run it).
+    Legacy tasks create their image when they start, so their flow is
+    saved then, and they always run in the API process.
+    """
+    if task['type'] != IMPORT_TASK:
+        return False
+    args = flows.flow_args_from_task(task, CONF)
+    if not enabled(CONF):
+        try:
+            persistence.create_flow_detail(task['id'], args)
+        except Exception as e:
+            # The run saves it again; recovery just knows it later.
+            LOG.warning('Cannot save the flow of task %s yet: %s',
+                        task['id'], e)
+        return False
+    try:
+        _post(task, args, credentials)
+    except Exception as e:
+        # An accepted import must run: do it here rather than lose it.
+        LOG.error('Cannot post import task %s on the jobboard (%s); '
+                  'running it in this process', task['id'], e)
+        detail = persistence.flow_detail(task['id'])
+        if detail is not None:
+            detail.meta = dict(detail.meta or {}, jobboard=False)
+            persistence.set_owner(detail)
+        return False
+    return True
+
+
+def _post(task, args, credentials):
+    detail = persistence.create_flow_detail(task['id'], args, jobboard=True)
+    details = {'flow_uuid': detail.uuid, 'task_id': task['id']}
+    if args['method'] == 'glance-download' and credentials:
+        # Only this method calls another service as the user; the token
+        # travels in the job (keep Redis private).
+        details['store'] = {'credentials': credentials}
+    book = persistence.logbook(task['id'])
+    _shared_board(CONF).post('import-%s' % task['id'], book=book,
+                             details=details)
+    LOG.info('Posted import task %s as a job', task['id'])

@@ -1,0 +1,260 @@
+"""Imports whose process died: resume them, or revert them cleanly.
+
+At start-up, and every ``[taskflow_executor] recovery_interval`` seconds,
+the import tasks still ``pending`` or ``processing`` are examined. A task
+is taken over only when its runner is provably gone:
+
+* its saved owner is a process of this host that no longer exists
+  (pid and start time), or
+* its heartbeat (``updated_at``, refreshed while it runs) is older than
+  ``recovery_timeout`` - the only evidence available about other hosts.
+
+Of several nodes finding the same task, exactly one wins the takeover
+(compare-and-swap on the heartbeat it saw). The winner resumes the flow
+from its saved state (taskflow skips the steps that finished), or, when
+resuming is turned off or impossible, reverts it: the image goes back to
+``queued`` (an active image stays active), unfinished stores are recorded
+in ``os_glance_failed_import``, the lock is dropped and neither staged
+nor partially stored data is left behind.
+
+Jobs posted to a jobboard are left to the conductors, whose claims
+expire with them.
+"""
+
+import datetime
+import enum
+import logging
+import threading
+
+from oslo_config import cfg
+
+from glance_import import context
+from glance_import import exception
+from glance_import import images
+from glance_import.db import api as db_api
+from glance_import.importer import executor
+from glance_import.importer import flows
+from glance_import.importer import persistence
+from glance_import.importer import steps
+from glance_import.store import backends
+from glance_import.store import staging
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+INTERRUPTED_MESSAGE = ('Import interrupted when the process running it '
+                       'stopped; the image was restored')
+
+
+class Action(enum.Enum):
+    SKIP = 'skip'        # its runner may be alive, or not ours to take
+    START = 'start'      # never started: run it from the beginning
+    RESUME = 'resume'    # continue the saved flow (or run it afresh)
+    REVERT = 'revert'    # undo what it did and fail the task
+
+
+def decide(task: dict, owner: dict | None, *, me: dict,
+           now: datetime.datetime, timeout: float, alive,
+           has_state: bool, resume: bool, on_jobboard: bool = False
+           ) -> Action:
+    """What to do with a pending or processing import task.
+
+    *owner* is the process recorded in the task's saved flow (None if
+    none was saved); *alive(owner)* checks a process of this host.
+    """
+    if on_jobboard:
+        return Action.SKIP
+    if owner is not None and owner.get('host') == me['host']:
+        if owner == me or alive(owner):
+            return Action.SKIP
+    else:
+        heartbeat = task['updated_at'] or task['created_at']
+        if (now - heartbeat).total_seconds() < timeout:
+            return Action.SKIP
+    if task['status'] == db_api.TASK_PENDING:
+        return Action.START
+    if task['type'] != executor.IMPORT_TASK:
+        # Legacy tasks build their image at start; they cannot resume.
+        return Action.REVERT
+    if resume or not has_state:
+        return Action.RESUME
+    return Action.REVERT
+
+
+def recover(conf) -> dict:
+    """Scan once; returns {task id: Action} for the tasks acted upon."""
+    ctx = context.admin_context()
+    me = persistence.this_process()
+    acted = {}
+    for status in (db_api.TASK_PROCESSING, db_api.TASK_PENDING):
+        for task in db_api.task_get_all(ctx, filters={'status': status}):
+            if task['type'] not in (executor.IMPORT_TASK,
+                                    executor.LEGACY_IMPORT_TASK):
+                continue
+            detail = persistence.flow_detail(task['id'])
+            meta = (detail.meta or {}) if detail is not None else {}
+            action = decide(
+                task, meta.get('owner'), me=me, now=db_api.utcnow(),
+                timeout=conf.taskflow_executor.recovery_timeout,
+                alive=persistence.is_alive, has_state=detail is not None,
+                resume=conf.taskflow_executor.resume_interrupted_imports,
+                on_jobboard=bool(meta.get('jobboard')))
+            if action is Action.SKIP:
+                continue
+            if not db_api.task_claim(ctx, task['id'], task['status'],
+                                     task['updated_at']):
+                continue    # another node took it, or its owner moved
+            LOG.warning('Import task %s (image %s) was abandoned by %s; '
+                        'action: %s', task['id'], task['image_id'],
+                        meta.get('owner') or 'an unknown process',
+                        action.value)
+            acted[task['id']] = action
+            if action is Action.START:
+                executor.submit(task)
+            elif action is Action.RESUME:
+                if detail is not None:
+                    persistence.set_owner(detail, me)
+                executor._pool().submit(resume, task)
+            else:
+                revert(task)
+    return acted
+
+
+def resume(task: dict, credentials: dict | None = None) -> None:
+    """Continue the saved flow of a processing task; finish the task."""
+    task_id = task['id']
+    try:
+        detail = persistence.flow_detail(task_id)
+        args = (persistence.flow_args(detail) if detail is not None
+                else flows.flow_args_from_task(task, CONF))
+        _remove_partial_data(args['image_id'], args['stores'])
+        persistence.run(task_id, args, credentials or {},
+                        executor.engine_options())
+    except Exception as e:
+        LOG.warning('Resumed import task %s failed: %s', task_id, e)
+        _finish(task_id, db_api.TASK_FAILURE,
+                message=executor.failure_message(e))
+    else:
+        _finish(task_id, db_api.TASK_SUCCESS,
+                result={'image_id': args['image_id']})
+
+
+def revert(task: dict) -> None:
+    """Undo an interrupted import without running it; fail the task."""
+    task_id, image_id = task['id'], task['image_id']
+    try:
+        if task['type'] == executor.IMPORT_TASK:
+            args = flows.flow_args_from_task(task, CONF)
+        else:
+            args = {'image_id': image_id, 'method': 'web-download',
+                    'stores': [None]}
+        if image_id:
+            _restore_image(task_id, args)
+    except Exception:
+        LOG.exception('Reverting import task %s failed', task_id)
+    persistence.forget(task_id)
+    _finish(task_id, db_api.TASK_FAILURE, message=INTERRUPTED_MESSAGE)
+
+
+def _restore_image(task_id, args):
+    image_id, method = args['image_id'], args['method']
+    stores = args['stores']
+    ctx = context.admin_context()
+    try:
+        image = db_api.image_get(ctx, image_id, check_visible=False)
+    except exception.ImageNotFound:
+        return
+    if image.import_lock != task_id:
+        return      # someone else owns the image now
+    # Locations this import added: a copy only targets stores the image
+    # was not in; any other method starts from an image without data.
+    named = {s for s in stores if s}
+    added = [loc for loc in image.locations
+             if method != 'copy-image'
+             or loc['metadata'].get('store') in named]
+    if image.status == images.ACTIVE and method != 'copy-image':
+        added = []      # a store finished: the image is usable, keep it
+    for loc in added:
+        db_api.image_remove_location(ctx, image_id, loc['id'])
+        try:
+            backends.delete(loc)
+        except exception.GlanceImportError as e:
+            LOG.warning('Cannot delete %s: %s', loc['url'], e)
+    steps.ImportLock(image_id, task_id, method, stores).revert(None)
+    staging.delete(CONF, image_id)
+    _remove_partial_data(image_id, stores)
+
+
+def _remove_partial_data(image_id, stores):
+    """Delete what an interrupted write left in native file stores.
+
+    Only where the image has no location in that store: such a file was
+    never recorded, so nothing refers to it.
+    """
+    try:
+        image = db_api.image_get(context.admin_context(), image_id,
+                                 check_visible=False)
+        urls = {loc['url'] for loc in image.locations}
+    except exception.ImageNotFound:
+        urls = set()
+    for store_id in stores:
+        try:
+            location = backends.native_location(CONF, image_id, store_id)
+        except exception.GlanceImportError:
+            continue
+        if location is None or location['url'] in urls:
+            continue
+        try:
+            backends.delete(location)
+        except exception.GlanceImportError as e:
+            LOG.warning('Cannot delete partial data %s: %s',
+                        location['url'], e)
+
+
+def _finish(task_id, status, *, message='', result=None):
+    try:
+        db_api.task_update(
+            context.admin_context(), task_id,
+            {'status': status, 'message': message, 'result': result,
+             'expires_at': db_api.task_expiry(CONF)},
+            from_status=db_api.TASK_PROCESSING)
+    except exception.Conflict:
+        LOG.warning('Task %s changed while finishing it as %s', task_id,
+                    status)
+
+
+# The scanner -----------------------------------------------------------
+
+_SCANNER = None
+_SCANNER_LOCK = threading.Lock()
+
+
+def start(conf) -> None:
+    """Scan now, in the background, then every recovery_interval.
+
+    One scanner per process; it never stops the service.
+    """
+    global _SCANNER
+    with _SCANNER_LOCK:
+        wake = threading.Event()
+        if _SCANNER is not None and _SCANNER[0].is_alive():
+            _SCANNER[1].set()       # a new service: scan it now
+            return
+        thread = threading.Thread(target=_scan_forever, args=(conf, wake),
+                                  name='import-recovery', daemon=True)
+        _SCANNER = (thread, wake)
+        thread.start()
+
+
+def _scan_forever(conf, wake):
+    while True:
+        try:
+            recover(conf)
+        except Exception:
+            LOG.exception('Scan for interrupted imports failed')
+        interval = conf.taskflow_executor.recovery_interval
+        if not interval:
+            wake.wait()
+        else:
+            wake.wait(interval)
+        wake.clear()
