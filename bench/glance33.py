@@ -102,8 +102,8 @@ flavor = {flavor}
 config_file = {workdir}/etc/glance-api-paste.ini
 
 [import_filtering_opts]
-allowed_hosts = 127.0.0.1
-allowed_ports = {allowed_ports}
+allowed_hosts = [127.0.0.1]
+allowed_ports = [{allowed_ports}]
 
 [oslo_concurrency]
 lock_path = {workdir}/locks
@@ -112,12 +112,14 @@ lock_path = {workdir}/locks
 work_dir = {workdir}/tasks
 """
 
-# Modelled on a devstack-style uwsgi deployment: a master, one process
-# per core, a few threads each (Glance runs its import tasks on native
-# threads in the same process), HTTP spoken directly by the workers.
+# Modelled on devstack's uwsgi deployment of Glance: a master, one
+# process per core, HTTP spoken by the workers and one request per
+# connection. We add a few threads per process (Glance runs its import
+# tasks on native threads in the same process) so that one long upload
+# does not leave a whole process unable to answer.
 UWSGI_INI = """\
 [uwsgi]
-http11-socket = 127.0.0.1:{port}
+http-socket = 127.0.0.1:{port}
 module = glance.wsgi.api:application
 virtualenv = {venv}
 master = true
@@ -129,6 +131,8 @@ thunder-lock = true
 die-on-term = true
 exit-on-reload = false
 buffer-size = 65535
+http-keepalive = false
+add-header = Connection: close
 http-chunked-input = true
 http-auto-chunked = true
 http-raw-body = true

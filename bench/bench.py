@@ -1,0 +1,692 @@
+"""Benchmark any OpenStack Image API v2 endpoint.
+
+Measures, against the URL given: create -> stage -> import (glance-direct)
+-> active for each image size with every phase timed, the download of the
+result, a web-download import from a local HTTP server, metadata API
+throughput and latency (filtered, paged list and show over a set of
+images) at several concurrencies, and the peak memory of the service's
+process tree while it stages the largest image. ``disk_floor`` measures
+what the disk itself allows.
+
+The client is plain ``http.client`` with one keep-alive connection per
+thread, the same for every service measured, so client overhead is
+constant. Example::
+
+    python bench/bench.py http://127.0.0.1:9292 --server-pid 1234 \\
+        --evict-dir /var/lib/glance/images --quick
+"""
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import http.server
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+MB = 1000 * 1000
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+IO_CHUNK = 4 * MiB
+
+FULL = {
+    'sizes': [1 * GiB, 4 * GiB],
+    'web_size': 1 * GiB,
+    'images': 1000,
+    'concurrency': [4, 16],
+    'requests': 3000,
+    'disk_size': 2 * GiB,
+}
+QUICK = {
+    'sizes': [16 * MiB, 64 * MiB],
+    'web_size': 16 * MiB,
+    'images': 100,
+    'concurrency': [4, 16],
+    'requests': 400,
+    'disk_size': 256 * MiB,
+}
+
+
+class BenchError(Exception):
+    """The service answered something the benchmark cannot go on with."""
+
+
+class Endpoint:
+    """An image API base URL plus the headers every request carries."""
+
+    def __init__(self, url, headers=None, timeout=600):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != 'http':
+            raise ValueError('only http:// endpoints are supported')
+        self.url = url.rstrip('/')
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        self.prefix = parts.path.rstrip('/')
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+
+    def connect(self):
+        return http.client.HTTPConnection(self.host, self.port,
+                                          timeout=self.timeout,
+                                          blocksize=IO_CHUNK)
+
+    def request(self, method, path, body=None, headers=None, conn=None,
+                expect=(200,)):
+        """One request; returns (status, headers, body bytes)."""
+        own = conn is None
+        conn = conn or self.connect()
+        try:
+            all_headers = dict(self.headers)
+            all_headers.update(headers or {})
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+                all_headers.setdefault('Content-Type', 'application/json')
+            conn.request(method, self.prefix + path, body=body,
+                         headers=all_headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            if own:
+                conn.close()
+        if expect and resp.status not in expect:
+            raise BenchError('%s %s answered %d: %s' % (
+                method, path, resp.status, data[:500].decode(
+                    errors='replace')))
+        return resp.status, resp.headers, data
+
+    def json(self, method, path, body=None, expect=(200, 201), **kw):
+        _, _, data = self.request(method, path, body, expect=expect, **kw)
+        return json.loads(data) if data else None
+
+
+# -- data ------------------------------------------------------------------
+
+def make_data(directory, size):
+    """A file of *size* pseudo-random bytes, cached with its digests.
+
+    Returns (path, {'md5':..., 'sha512':...}). Each MiB is a different
+    slice of a random block tagged with its index, so no two blocks are
+    equal yet generation runs at memory speed.
+    """
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, 'data-%d.bin' % size)
+    meta_path = path + '.json'
+    if os.path.exists(meta_path) and os.path.exists(path) and \
+            os.path.getsize(path) == size:
+        with open(meta_path) as f:
+            return path, json.load(f)
+    rng = random.Random(size)
+    pool = rng.randbytes(16 * MiB + MiB)
+    md5, sha = hashlib.md5(), hashlib.sha512()
+    with open(path + '.tmp', 'wb') as f:
+        written = 0
+        index = 0
+        while written < size:
+            start = rng.randrange(16 * MiB)
+            block = index.to_bytes(8, 'big') + pool[start:start + MiB - 8]
+            block = block[:size - written]
+            f.write(block)
+            md5.update(block)
+            sha.update(block)
+            written += len(block)
+            index += 1
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + '.tmp', path)
+    digests = {'md5': md5.hexdigest(), 'sha512': sha.hexdigest()}
+    with open(meta_path, 'w') as f:
+        json.dump(digests, f)
+    return path, digests
+
+
+def evict(paths):
+    """Drop files (or every file under directories) from the page cache.
+
+    Dirty pages are written first, so what follows reads from the disk.
+    """
+    for top in paths:
+        if os.path.isfile(top):
+            files = [top]
+        else:
+            files = [os.path.join(d, n) for d, _, names in os.walk(top)
+                     for n in names]
+        for name in files:
+            try:
+                fd = os.open(name, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fdatasync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def warm(path):
+    """Read *path* once so uploads are not limited by the client's disk."""
+    buf = bytearray(IO_CHUNK)
+    with open(path, 'rb', buffering=0) as f:
+        while f.readinto(buf):
+            pass
+
+
+def disk_floor(directory, size):
+    """Raw sequential write (ending in fdatasync) and cold read, MB/s."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, 'disk-floor.tmp')
+    block = os.urandom(IO_CHUNK)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        start = time.perf_counter()
+        try:
+            written = 0
+            while written < size:
+                written += os.write(fd, block)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        write_s = time.perf_counter() - start
+        evict([path])
+        buf = bytearray(IO_CHUNK)
+        start = time.perf_counter()
+        read = 0
+        with open(path, 'rb', buffering=0) as f:
+            while n := f.readinto(buf):
+                read += n
+        read_s = time.perf_counter() - start
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    return {'bytes': size, 'write_MBps': written / write_s / MB,
+            'read_MBps': read / read_s / MB}
+
+
+# -- memory ----------------------------------------------------------------
+
+class TreeMemorySampler:
+    """Samples the memory of a process and its descendants in a thread.
+
+    Keeps the peak of the summed RSS, of the summed PSS (shared pages
+    counted once, the honest figure for forked workers) and of the largest
+    single process.
+    """
+
+    def __init__(self, pid, interval=0.1):
+        import psutil
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak = {'tree_rss_MB': 0.0, 'tree_pss_MB': 0.0,
+                     'max_proc_rss_MB': 0.0, 'processes': 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self):
+        import psutil
+        try:
+            procs = [self.root] + self.root.children(recursive=True)
+        except psutil.Error:
+            return
+        rss = pss = biggest = 0
+        for proc in procs:
+            try:
+                info = proc.memory_full_info()
+            except psutil.Error:
+                continue
+            rss += info.rss
+            pss += getattr(info, 'pss', info.rss)
+            biggest = max(biggest, info.rss)
+        peak = self.peak
+        peak['tree_rss_MB'] = max(peak['tree_rss_MB'], rss / MB)
+        peak['tree_pss_MB'] = max(peak['tree_pss_MB'], pss / MB)
+        peak['max_proc_rss_MB'] = max(peak['max_proc_rss_MB'], biggest / MB)
+        peak['processes'] = max(peak['processes'], len(procs))
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+# -- image data paths ------------------------------------------------------
+
+def create_image(ep, name, **extra):
+    body = {'name': name, 'disk_format': 'raw', 'container_format': 'bare'}
+    body.update(extra)
+    return ep.json('POST', '/v2/images', body, expect=(201,))['id']
+
+
+def delete_image(ep, image_id):
+    ep.request('DELETE', '/v2/images/%s' % image_id, expect=(204, 404))
+
+
+def wait_status(ep, image_id, wanted='active', timeout=1800,
+                interval=0.05):
+    """Poll the image until *wanted*; raise if the import failed."""
+    conn = ep.connect()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            image = ep.json('GET', '/v2/images/%s' % image_id, conn=conn,
+                            expect=(200,))
+            if image['status'] == wanted:
+                return image
+            failed = image.get('os_glance_failed_import')
+            if failed or image['status'] in ('killed', 'deleted'):
+                raise BenchError('import of %s failed: status %s, %s'
+                                 % (image_id, image['status'], failed))
+            if time.monotonic() > deadline:
+                raise BenchError('image %s still %s after %ss'
+                                 % (image_id, image['status'], timeout))
+            time.sleep(interval)
+    finally:
+        conn.close()
+
+
+def _check(image, size, digests):
+    if image.get('size') != size:
+        raise BenchError('image %s has size %s, expected %d'
+                         % (image['id'], image.get('size'), size))
+    if digests and image.get('checksum') != digests['md5']:
+        raise BenchError('image %s has checksum %s, expected %s'
+                         % (image['id'], image.get('checksum'),
+                            digests['md5']))
+
+
+def stage(ep, image_id, path, size):
+    with open(path, 'rb') as body:
+        ep.request('PUT', '/v2/images/%s/stage' % image_id, body=body,
+                   headers={'Content-Type': 'application/octet-stream',
+                            'Content-Length': str(size)},
+                   expect=(204,))
+
+
+def glance_direct(ep, path, size, digests=None, memory_pid=None):
+    """create -> stage -> import -> active, each phase timed (seconds)."""
+    warm(path)
+    result = {'bytes': size}
+    t0 = time.perf_counter()
+    image_id = create_image(ep, 'bench-direct-%d' % size)
+    t1 = time.perf_counter()
+    if memory_pid:
+        with TreeMemorySampler(memory_pid) as sampler:
+            stage(ep, image_id, path, size)
+        result['stage_memory'] = sampler.peak
+    else:
+        stage(ep, image_id, path, size)
+    t2 = time.perf_counter()
+    ep.request('POST', '/v2/images/%s/import' % image_id,
+               body={'method': {'name': 'glance-direct'}}, expect=(202,))
+    t3 = time.perf_counter()
+    image = wait_status(ep, image_id)
+    t4 = time.perf_counter()
+    _check(image, size, digests)
+    result.update(image_id=image_id, create_s=t1 - t0, stage_s=t2 - t1,
+                  import_call_s=t3 - t2, import_s=t4 - t2, total_s=t4 - t0,
+                  stage_MBps=size / (t2 - t1) / MB)
+    return result
+
+
+def download(ep, image_id, size, evict_dirs=(), digests=None):
+    """GET the image data; throughput in MB/s (cold cache if evicting)."""
+    evict(evict_dirs)
+    buf = bytearray(IO_CHUNK)
+    conn = ep.connect()
+    md5 = hashlib.md5() if digests else None
+    try:
+        start = time.perf_counter()
+        conn.request('GET', ep.prefix + '/v2/images/%s/file' % image_id,
+                     headers=ep.headers)
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise BenchError('download of %s answered %d'
+                             % (image_id, resp.status))
+        received = 0
+        view = memoryview(buf)
+        while n := resp.readinto(buf):
+            received += n
+            if md5:
+                md5.update(view[:n])
+        elapsed = time.perf_counter() - start
+    finally:
+        conn.close()
+    if received != size:
+        raise BenchError('downloaded %d bytes of %s, expected %d'
+                         % (received, image_id, size))
+    if md5 and md5.hexdigest() != digests['md5']:
+        raise BenchError('downloaded data of %s does not match' % image_id)
+    return {'bytes': size, 'download_s': elapsed,
+            'download_MBps': size / elapsed / MB, 'cold': bool(evict_dirs)}
+
+
+class _FileHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files with sendfile so the source never limits the import."""
+
+    protocol_version = 'HTTP/1.1'
+
+    def copyfile(self, source, outputfile):
+        outputfile.flush()
+        self.connection.sendfile(source)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@contextlib.contextmanager
+def file_server(directory, port=0):
+    """A threaded HTTP server for *directory*; yields its base URL."""
+    def handler(*args, **kwargs):
+        return _FileHandler(*args, directory=directory, **kwargs)
+
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield 'http://127.0.0.1:%d' % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def web_download(ep, base_url, path, size, digests=None):
+    """create -> import(web-download from *base_url*) -> active."""
+    warm(path)
+    uri = '%s/%s' % (base_url, os.path.basename(path))
+    t0 = time.perf_counter()
+    image_id = create_image(ep, 'bench-web-%d' % size)
+    t1 = time.perf_counter()
+    ep.request('POST', '/v2/images/%s/import' % image_id,
+               body={'method': {'name': 'web-download', 'uri': uri}},
+               expect=(202,))
+    image = wait_status(ep, image_id)
+    t2 = time.perf_counter()
+    _check(image, size, digests)
+    return {'bytes': size, 'image_id': image_id, 'create_s': t1 - t0,
+            'import_s': t2 - t1, 'total_s': t2 - t0,
+            'import_MBps': size / (t2 - t1) / MB}
+
+
+# -- metadata API ----------------------------------------------------------
+
+def populate(ep, count, threads=2, tag='bench-meta'):
+    """Create *count* queued images with properties and tags; their ids."""
+    ids = []
+    lock = threading.Lock()
+    counter = iter(range(count))
+
+    def work():
+        conn = ep.connect()
+        try:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                body = {'name': 'bench-meta-%05d' % i, 'disk_format': 'raw',
+                        'container_format': 'bare', 'tags': [tag,
+                                                             'g%d' % (i % 10)],
+                        'bench_group': str(i % 10), 'os_distro': 'cirros'}
+                for attempt in range(3):
+                    # SQLite services may answer 500 "database is
+                    # locked" to concurrent writers; setup is not timed.
+                    try:
+                        image = ep.json('POST', '/v2/images', body,
+                                        conn=conn, expect=(201,))
+                        break
+                    except BenchError:
+                        if attempt == 2:
+                            raise
+                        time.sleep(0.2)
+                with lock:
+                    ids.append(image['id'])
+        finally:
+            conn.close()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if len(ids) != count:
+        raise BenchError('created %d of %d images' % (len(ids), count))
+    return ids
+
+
+def list_paths(ids, tag='bench-meta', count=200, seed=1):
+    """Filtered, sorted list pages starting at random markers."""
+    rng = random.Random(seed)
+    return ['/v2/images?limit=25&status=queued&tag=%s&sort_key=name'
+            '&sort_dir=asc&marker=%s' % (tag, rng.choice(ids))
+            for _ in range(count)]
+
+
+def show_paths(ids, count=200, seed=2):
+    rng = random.Random(seed)
+    return ['/v2/images/%s' % rng.choice(ids) for _ in range(count)]
+
+
+def _percentile(sorted_values, fraction):
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1,
+                max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def load(ep, paths, concurrency, total, warmup=50):
+    """GET *total* paths (cycling) from *concurrency* keep-alive threads.
+
+    Returns requests per second, latency percentiles in ms and the number
+    of non-200 answers.
+    """
+    latencies = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(total))
+    start_gate = threading.Barrier(concurrency + 1)
+
+    def work(n):
+        conn = ep.connect()
+        mine = []
+        bad = 0
+        try:
+            try:
+                for i in range(warmup // concurrency + 1):
+                    _get(conn, paths[(n + i) % len(paths)])
+            except BaseException:
+                start_gate.abort()
+                raise
+            start_gate.wait()
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    break
+                t = time.perf_counter()
+                try:
+                    status = _get(conn, paths[i % len(paths)])
+                except (OSError, http.client.HTTPException):
+                    # Counted as an error; a fresh connection goes on.
+                    conn.close()
+                    status = None
+                mine.append(time.perf_counter() - t)
+                if status != 200:
+                    bad += 1
+        finally:
+            conn.close()
+            with lock:
+                latencies.extend(mine)
+                errors[0] += bad
+
+    def _get(conn, path):
+        conn.request('GET', ep.prefix + path, headers=ep.headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+
+    workers = [threading.Thread(target=work, args=(n,))
+               for n in range(concurrency)]
+    for w in workers:
+        w.start()
+    try:
+        start_gate.wait()
+    except threading.BrokenBarrierError:
+        for w in workers:
+            w.join()
+        raise BenchError('the service failed during warm-up requests')
+    t0 = time.perf_counter()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {'concurrency': concurrency, 'requests': len(latencies),
+            'errors': errors[0], 'rps': len(latencies) / elapsed,
+            'p50_ms': _percentile(latencies, 0.50) * 1000,
+            'p99_ms': _percentile(latencies, 0.99) * 1000,
+            'mean_ms': statistics.fmean(latencies) * 1000}
+
+
+def metadata(ep, count, concurrencies, total, log=print):
+    ids = populate(ep, count)
+    log('  created %d images' % count)
+    sample = ep.json('GET', list_paths(ids, count=1)[0], expect=(200,))
+    if not sample.get('images'):
+        raise BenchError('filtered list returned no images')
+    results = {}
+    for name, paths in (('list', list_paths(ids)), ('show', show_paths(ids))):
+        for c in concurrencies:
+            r = load(ep, paths, c, total)
+            log('  %s c=%d: %.0f req/s p50 %.1f ms p99 %.1f ms errors %d'
+                % (name, c, r['rps'], r['p50_ms'], r['p99_ms'],
+                   r['errors']))
+            results['%s_c%d' % (name, c)] = r
+    return results, ids
+
+
+# -- the whole run ---------------------------------------------------------
+
+def run(ep, workdir, profile, server_pid=None, evict_dirs=(), http_port=0,
+        cleanup=True, log=print):
+    """Every measurement against *ep*; returns a JSON-able dict."""
+    data_dir = os.path.join(workdir, 'data')
+    results = {'url': ep.url, 'direct': {}, 'download': {}}
+    created = []
+    try:
+        largest = max(profile['sizes'])
+        for size in profile['sizes']:
+            path, digests = make_data(data_dir, size)
+            log('glance-direct %d MiB' % (size // MiB))
+            r = glance_direct(ep, path, size, digests,
+                              memory_pid=server_pid if size == largest
+                              else None)
+            created.append(r['image_id'])
+            log('  create %.2fs stage %.2fs import %.2fs total %.2fs'
+                % (r['create_s'], r['stage_s'], r['import_s'],
+                   r['total_s']))
+            results['direct'][str(size)] = r
+            d = download(ep, r['image_id'], size, evict_dirs)
+            log('  download %.0f MB/s' % d['download_MBps'])
+            results['download'][str(size)] = d
+            if cleanup:
+                delete_image(ep, r['image_id'])
+        path, digests = make_data(data_dir, profile['web_size'])
+        log('web-download %d MiB' % (profile['web_size'] // MiB))
+        with file_server(data_dir, http_port) as base:
+            r = web_download(ep, base, path, profile['web_size'], digests)
+        created.append(r['image_id'])
+        log('  import %.2fs' % r['import_s'])
+        results['web_download'] = r
+        if cleanup:
+            delete_image(ep, r['image_id'])
+        log('metadata over %d images' % profile['images'])
+        results['metadata'], ids = metadata(
+            ep, profile['images'], profile['concurrency'],
+            profile['requests'], log=log)
+        created.extend(ids)
+    finally:
+        if cleanup:
+            _delete_all(ep, created)
+    return results
+
+
+def _delete_all(ep, ids, threads=4):
+    chunks = [ids[i::threads] for i in range(threads)]
+
+    def work(chunk):
+        for image_id in chunk:
+            with contextlib.suppress(BenchError, OSError):
+                delete_image(ep, image_id)
+
+    workers = [threading.Thread(target=work, args=(c,)) for c in chunks]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+def parse_headers(values):
+    headers = {}
+    for value in values or ():
+        name, sep, content = value.partition(':')
+        if not sep:
+            raise argparse.ArgumentTypeError(
+                'header %r is not "Name: value"' % value)
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Benchmark an OpenStack Image API v2 endpoint.')
+    parser.add_argument('url', help='endpoint, e.g. http://127.0.0.1:9292')
+    parser.add_argument('-H', '--header', action='append', default=[],
+                        help='"Name: value" sent with every request')
+    parser.add_argument('--server-pid', type=int,
+                        help='service process whose tree memory is sampled')
+    parser.add_argument('--evict-dir', action='append', default=[],
+                        help='store directory dropped from the page cache '
+                             'before each download (cold reads)')
+    parser.add_argument('--http-port', type=int, default=0,
+                        help='port of the local web-download source (the '
+                             'service must allow it)')
+    parser.add_argument('--workdir', default=os.path.join(
+        tempfile.gettempdir(), 'glance_import-bench'))
+    parser.add_argument('--quick', action='store_true',
+                        help='small sizes for a smoke run')
+    parser.add_argument('--disk-floor', action='store_true',
+                        help='also measure the raw disk in --workdir')
+    parser.add_argument('--json', help='write the results to this file')
+    args = parser.parse_args(argv)
+    ep = Endpoint(args.url, parse_headers(args.header))
+    profile = QUICK if args.quick else FULL
+    results = {}
+    if args.disk_floor:
+        results['disk'] = disk_floor(args.workdir, profile['disk_size'])
+        print('disk: write %(write_MBps).0f MB/s (fdatasync), '
+              'read %(read_MBps).0f MB/s (cold)' % results['disk'])
+    results['service'] = run(ep, args.workdir, profile, args.server_pid,
+                             args.evict_dir, args.http_port)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
