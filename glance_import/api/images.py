@@ -16,6 +16,7 @@ from oslo_utils import timeutils
 from glance_import import exception
 from glance_import import images as image_domain
 from glance_import import policy
+from glance_import.api import forwarding
 from glance_import.api import schemas
 from glance_import.api import util
 from glance_import.db import api as db_api
@@ -779,6 +780,10 @@ def delete_image(req, image_id):
     ctx = util.context(req)
     util.check_mutating(ctx)
     image = load_image(ctx, image_id, policy.DELETE_IMAGE)
+    # Staged on another API node: that node deletes it and its residue.
+    forwarded = forwarding.forward_delete(req, image)
+    if forwarded is not None:
+        return forwarded
     if image.protected:
         raise exception.Forbidden(
             'Image %s is protected and cannot be deleted.' % image.id)

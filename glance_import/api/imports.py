@@ -10,6 +10,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import import policy
+from glance_import.api import forwarding
 from glance_import.api import util
 from glance_import.db import api as db_api
 from glance_import.importer import executor
@@ -40,6 +41,10 @@ def import_image(req, image_id):
         return util.empty_response(202)
     if import_req.method == 'web-download':
         uri_filter.check_uri(CONF, import_req.uri)
+    # Staged on another API node (per-node staging): that node imports.
+    forwarded = forwarding.forward_import(req, image, import_req, body)
+    if forwarded is not None:
+        return forwarded
     task = locks.begin(ctx, CONF, image, import_req, stores,
                        stale_task_id=stale_task_id)
     executor.submit(task, {'auth_token': ctx.auth_token,

@@ -71,7 +71,9 @@ class RequestId(Middleware):
             request_id = 'req-%s' % uuid.uuid4()
         req.environ[REQUEST_ID_ENV] = request_id
         resp = req.get_response(self.application)
-        resp.headers[REQUEST_ID_HEADER] = request_id
+        # A forwarded request answers with the id of the node that did it.
+        resp.headers[REQUEST_ID_HEADER] = req.environ.get(REQUEST_ID_ENV,
+                                                          request_id)
         return resp
 
 
