@@ -291,3 +291,31 @@ def test_delete_removes_staged_data(client, service):
     assert os.path.exists(path)
     assert client.delete('/v2/images/%s' % image['id']).status_code == 204
     assert not os.path.exists(path)
+
+
+def test_multi_store_header_and_stores_field(service_factory, tmp_path):
+    svc = service_factory({
+        'enabled_backends': 'fast:file,slow:file',
+        'glance_store.default_backend': 'fast',
+        'fast.filesystem_store_datadir': str(tmp_path / 'fast'),
+        'slow.filesystem_store_datadir': str(tmp_path / 'slow'),
+    })
+    client = fixtures.Client(svc.url)
+    resp = client.post('/v2/images', json={'disk_format': 'raw',
+                                           'container_format': 'bare'})
+    assert resp.status_code == 201
+    assert sorted(resp.headers['OpenStack-image-store-ids'].split(',')) == [
+        'fast', 'slow']
+    image = resp.json()
+    assert 'stores' not in image
+    resp = imageutil.upload(client, image['id'], b'multi')
+    assert resp.status_code == 204, resp.text
+    shown = client.get('/v2/images/%s' % image['id']).json()
+    assert shown['stores'] == 'fast'
+    listed = client.get('/v2/images', params={'id': image['id']}).json()
+    assert listed['images'][0]['stores'] == 'fast'
+
+
+def test_single_store_has_no_stores_field(client):
+    image = imageutil.active_image(client)
+    assert 'stores' not in image
