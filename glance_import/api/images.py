@@ -83,6 +83,15 @@ def _locations_visible(ctx, image):
                         policy.image_target(image, image.member))
 
 
+def _preferred_location(locations, conf):
+    """The location read first: the heaviest store, then oldest."""
+    if not _multi_store(conf):
+        return locations[0]
+    from glance_import.store import backends
+    return max(locations, key=lambda loc: backends.store_weight(
+        conf, loc['metadata'].get('store')))
+
+
 def image_view(ctx, image, conf=CONF):
     """The image as Glance clients expect it."""
     view = {attr: getattr(image, attr)
@@ -105,7 +114,7 @@ def image_view(ctx, image, conf=CONF):
                                   'metadata': loc['metadata']}
                                  for loc in locations]
         if conf.show_image_direct_url and locations:
-            view['direct_url'] = locations[0]['url']
+            view['direct_url'] = _preferred_location(locations, conf)['url']
     if _multi_store(conf) and image.stores:
         view['stores'] = ','.join(image.stores)
     return view

@@ -319,3 +319,27 @@ def test_multi_store_header_and_stores_field(service_factory, tmp_path):
 def test_single_store_has_no_stores_field(client):
     image = imageutil.active_image(client)
     assert 'stores' not in image
+
+
+@pytest.mark.parametrize('web_weight, expect_web', [(0, False),
+                                                    (100, True)])
+def test_direct_url_prefers_the_heaviest_store(service_factory, tmp_path,
+                                               web_weight, expect_web):
+    svc = service_factory({
+        'enabled_backends': 'fast:file,web:http',
+        'glance_store.default_backend': 'fast',
+        'fast.filesystem_store_datadir': str(tmp_path / 'fast'),
+        'web.weight': web_weight,
+        'show_image_direct_url': True,
+        'show_multiple_locations': True,
+    })
+    client = fixtures.Client(svc.url)
+    image = imageutil.active_image(client, data=b'weights')
+    assert image['direct_url'].startswith('file://')
+    web_url = 'http://127.0.0.1:9/weights'
+    resp = imageutil.patch(client, image['id'], [
+        {'op': 'add', 'path': '/locations/-',
+         'value': {'url': web_url, 'metadata': {'store': 'web'}}}])
+    assert resp.status_code == 200, resp.text
+    assert resp.json()['stores'] == 'fast,web'
+    assert (resp.json()['direct_url'] == web_url) is expect_web
