@@ -317,9 +317,12 @@ def _time_filter(key, value):
     except exception.BadRequest:
         op, operand = _split_op(value, _TIME_OPS)
         when = _parse_time(operand)
-    if when.microsecond:
+    try:
+        end = when + datetime.timedelta(seconds=1)
+    except OverflowError:
+        end = None
+    if when.microsecond or end is None:
         return key, op, when
-    end = when + datetime.timedelta(seconds=1)
     return {
         'eq': (key, 'within', (when, end)),
         'neq': (key, 'outside', (when, end)),

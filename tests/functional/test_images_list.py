@@ -102,6 +102,8 @@ def test_time_filters(owner):
     assert _mine(owner, updated_at='gt:2000-01-01T00:00:00Z') == [
         'alpha', 'beta', 'gamma,1']
     assert _mine(owner, updated_at='lt:2000-01-01T00:00:00+02:00') == []
+    assert _mine(owner, created_at='gt:9999-12-31T23:59:59Z') == []
+    assert _mine(owner, created_at='lt:2000-01-01T00:00:00.5Z') == []
     same = [i['name'] for i in images
             if i['created_at'] == newest and not i['os_hidden']]
     assert _mine(owner, created_at=newest) == sorted(same)
