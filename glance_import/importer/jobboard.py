@@ -127,3 +127,104 @@ def _post(task, args, credentials):
     _shared_board(CONF).post('import-%s' % task['id'], book=book,
                              details=details)
     LOG.info('Posted import task %s as a job', task['id'])
+
+
+# Conductors ------------------------------------------------------------
+
+class ExpiringClaims:
+    """A jobboard whose claims expire unless renewed.
+
+    taskflow's conductors claim without expiry, so the jobs of a killed
+    conductor would stay claimed forever; here every claim lasts
+    ``expiry`` seconds and ``keep_claimed`` renews it while a job runs.
+    """
+
+    def __init__(self, jobboard, expiry):
+        self._jobboard = jobboard
+        self.expiry = expiry
+
+    def __getattr__(self, name):
+        return getattr(self._jobboard, name)
+
+    def claim(self, job, who, expiry=None):
+        return self._jobboard.claim(job, who, expiry=expiry or self.expiry)
+
+    @contextlib.contextmanager
+    def keep_claimed(self, job):
+        stop = threading.Event()
+
+        def renew():
+            while not stop.wait(self.expiry / 3.0):
+                try:
+                    job.extend_expiry(self.expiry)
+                except Exception as e:
+                    LOG.warning('Cannot renew the claim on %s: %s', job, e)
+
+        thread = threading.Thread(target=renew, daemon=True,
+                                  name='claim-%s' % job.uuid)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def run_job(task_id: str, credentials: dict | None) -> None:
+    """Run, or continue, the import task of a claimed job to its end."""
+    from glance_import import context
+    from glance_import.db import api as db_api
+    from glance_import.importer import recovery
+
+    ctx = context.admin_context()
+    try:
+        task = db_api.task_get(ctx, task_id)
+    except exception.TaskNotFound:
+        LOG.warning('Job for missing task %s dropped', task_id)
+        return
+    if task['status'] == db_api.TASK_PENDING:
+        try:
+            db_api.task_update(ctx, task_id,
+                               {'status': db_api.TASK_PROCESSING},
+                               from_status=db_api.TASK_PENDING)
+        except exception.Conflict:
+            pass
+        task = db_api.task_get(ctx, task_id)
+    if task['status'] != db_api.TASK_PROCESSING:
+        return      # finished already (e.g. just before a crash)
+    recovery.resume(task, credentials)
+
+
+def _dispatch_job(conductor, job):
+    """Conductor hook: our task runner instead of a bare engine run.
+
+    Returns whether to consume the job (False gives it back).
+    """
+    details = job.details or {}
+    task_id = details.get('task_id')
+    if not task_id:
+        LOG.error('Job %s names no import task; dropping it', job)
+        return True
+    credentials = (details.get('store') or {}).get('credentials')
+    with conductor._jobboard.keep_claimed(job):
+        run_job(task_id, credentials)
+    return True
+
+
+def conductor(conf, name: str):
+    """A taskflow conductor (``conductor_type``) running import jobs."""
+    from taskflow.conductors.backends import impl_blocking
+    from taskflow.conductors.backends import impl_nonblocking
+
+    opts = conf.taskflow_executor
+    base = {'blocking': impl_blocking.BlockingConductor,
+            'nonblocking': impl_nonblocking.NonBlockingConductor}[
+                opts.conductor_type]
+    cls = type('ImportConductor', (base,), {'_dispatch_job': _dispatch_job})
+    jb = job_backends.fetch(opts.jobboard_name, board_conf(conf),
+                            persistence=persistence.backend())
+    jb.connect()
+    kwargs = {'persistence': persistence.backend(), 'wait_timeout': 1.0}
+    if opts.conductor_type == 'nonblocking':
+        kwargs['max_simultaneous_jobs'] = opts.conductor_max_jobs
+    return cls(name, ExpiringClaims(jb, opts.job_claim_expiry), **kwargs)

@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 
+import sqlalchemy as sa
 import taskflow.engines
 from alembic import config as alembic_config
 from alembic import context as alembic_context
@@ -87,15 +88,45 @@ _BACKEND_LOCK = threading.Lock()
 
 
 def backend() -> impl_sqlalchemy.SQLAlchemyBackend:
-    """The taskflow backend sharing the service's database engine."""
+    """The taskflow backend on the service's database.
+
+    It shares the service's engine, except on SQLite (see
+    ``_sqlite_engine``).
+    """
     global _BACKEND
     engine = db_api.get_engine()
     with _BACKEND_LOCK:
-        if _BACKEND is None or _BACKEND.engine is not engine:
-            _BACKEND = impl_sqlalchemy.SQLAlchemyBackend(
+        if _BACKEND is None or _BACKEND[0] is not engine:
+            if _BACKEND is not None and _BACKEND[1].engine is not \
+                    _BACKEND[0]:
+                _BACKEND[1].engine.dispose()
+            own = (_sqlite_engine(engine.url)
+                   if engine.dialect.name == 'sqlite' else engine)
+            _BACKEND = (engine, impl_sqlalchemy.SQLAlchemyBackend(
                 {'connection': engine.url.render_as_string(False)},
-                engine=engine)
-        return _BACKEND
+                engine=own))
+        return _BACKEND[1]
+
+
+def _sqlite_engine(url):
+    """An engine whose transactions take SQLite's write lock first.
+
+    taskflow reads a row and then updates it in one transaction; on
+    SQLite two such transactions (threads or processes) holding read
+    locks cannot both upgrade, and one fails at once with "database is
+    locked". Starting with BEGIN IMMEDIATE makes them wait their turn.
+    """
+    engine = sa.create_engine(url, connect_args={'timeout': 60})
+
+    @sa.event.listens_for(engine, 'connect')
+    def _no_implicit_begin(dbapi_connection, record):
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, 'begin')
+    def _begin_immediate(connection):
+        connection.exec_driver_sql('BEGIN IMMEDIATE')
+
+    return engine
 
 
 def process_start_time(pid: int) -> str | None:
