@@ -47,6 +47,7 @@ from oslo_config import cfg
 from glance_import import config
 from glance_import import exception
 from glance_import.store import fileio
+from glance_import.store import swift_fix
 
 LOG = logging.getLogger(__name__)
 
@@ -331,8 +332,18 @@ class _ChunkReader:
     def __init__(self, chunks: Iterable[bytes]):
         self._chunks = iter(chunks)
         self._buffer = b''
+        # What the data source raised (size cap, client gone): drivers
+        # wrap or swallow it, the caller must see it as it was.
+        self.error = None
 
     def read(self, size=-1):
+        try:
+            return self._read(size)
+        except Exception as e:
+            self.error = e
+            raise
+
+    def _read(self, size):
         if size is None or size < 0:
             return self._buffer + b''.join(self._chunks)
         while len(self._buffer) < size:
@@ -365,19 +376,35 @@ def add(conf, image_id: str, data, *, size: int | None = None,
         return Stored('file://' + path, _metadata(store_id), written.size,
                       written.checksum, algo, written.os_hash_value)
     reader = _ChunkReader(_chunks(data))
+    expected = size or 0
+    announced = swift_fix.store_size(store_id, expected)
     try:
         if store_id:
             url, size, checksum, hash_value, meta = \
                 multi_backend.add_with_multihash(
-                    conf, image_id, reader, size or 0, store_id, algo,
+                    conf, image_id, reader, announced, store_id, algo,
                     context=context)
         else:
             url, size, checksum, hash_value, meta = \
                 glance_store.add_to_backend_with_multihash(
-                    conf, image_id, reader, size or 0, algo,
+                    conf, image_id, reader, announced, algo,
                     context=context)
-    except gs_exc.GlanceStoreException as e:
-        raise _store_error(e)
+    except Exception as e:
+        if reader.error is not None:
+            raise reader.error
+        if isinstance(e, gs_exc.GlanceStoreException):
+            raise _store_error(e)
+        # Drivers let their clients' errors through (botocore's
+        # connection errors, librados timeouts): still a store failure.
+        LOG.exception('Store %s failed writing image %s', store_id, image_id)
+        raise exception.StoreError(reason='%s: %s' % (type(e).__name__, e))
+    if announced != expected:
+        try:
+            swift_fix.check_written(expected, size)
+        except exception.StoreError:
+            delete({'url': url, 'metadata': _metadata(store_id)},
+                   context=context)
+            raise
     metadata = dict(meta or {})
     metadata.update(_metadata(store_id))
     return Stored(url, metadata, size, checksum, algo, hash_value)
@@ -531,6 +558,8 @@ def read(location: dict, offset: int = 0, length: int | None = None, *,
                 context=context)
     except gs_exc.GlanceStoreException as e:
         raise _store_error(e)
+    except Exception as e:
+        raise _client_error('reading', location, e)
     return _truncate(data, length)
 
 
@@ -579,6 +608,15 @@ def delete(location: dict, *, context=None) -> None:
         pass
     except gs_exc.GlanceStoreException as e:
         raise _store_error(e)
+    except Exception as e:
+        raise _client_error('deleting', location, e)
+
+
+def _client_error(doing, location, e):
+    """A driver's client library error (not wrapped by glance_store)."""
+    LOG.error('Store error %s %s: %s: %s', doing, location.get('url'),
+              type(e).__name__, e)
+    return exception.StoreError(reason='%s: %s' % (type(e).__name__, e))
 
 
 def delete_all(locations: Iterable[dict], *, context=None) -> None:
@@ -670,8 +708,14 @@ def store_option(conf, group_name: str, name: str):
 
 
 def _rbd_fsid(store_id):
+    """The cluster fsid from the rbd driver's ``rbd://<fsid>/<pool>/``
+    URL prefix (set when it reached the cluster at start), as Glance."""
     try:
         store = multi_backend.get_store_from_store_identifier(store_id)
-        return getattr(store, 'fsid', None)
     except Exception:
         return None
+    prefix = getattr(store, 'url_prefix', None) or ''
+    pieces = prefix[len('rbd://'):].rstrip('/').split('/')
+    if prefix.startswith('rbd://') and len(pieces) == 2 and pieces[0]:
+        return pieces[0]
+    return None
