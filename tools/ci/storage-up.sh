@@ -415,6 +415,8 @@ pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_forma
 use = egg:swift#proxy
 # A client that stops sending fails after 20 s instead of 60 s.
 client_timeout = 20
+# One node only: retry a failed node soon instead of after 60 s.
+error_suppression_interval = 2
 account_autocreate = true
 allow_account_management = true
 
