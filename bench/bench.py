@@ -433,7 +433,7 @@ def web_download(ep, base_url, path, size, digests=None):
 
 # -- metadata API ----------------------------------------------------------
 
-def populate(ep, count, threads=2, tag='bench-meta'):
+def populate(ep, count, threads=1, tag='bench-meta'):
     """Create *count* queued images with properties and tags; their ids."""
     ids = []
     lock = threading.Lock()
@@ -451,17 +451,19 @@ def populate(ep, count, threads=2, tag='bench-meta'):
                         'container_format': 'bare', 'tags': [tag,
                                                              'g%d' % (i % 10)],
                         'bench_group': str(i % 10), 'os_distro': 'cirros'}
-                for attempt in range(3):
+                for attempt in range(6):
                     # SQLite services may answer 500 "database is
                     # locked" to concurrent writers; setup is not timed.
                     try:
                         image = ep.json('POST', '/v2/images', body,
                                         conn=conn, expect=(201,))
                         break
-                    except BenchError:
-                        if attempt == 2:
+                    except (BenchError, OSError,
+                            http.client.HTTPException):
+                        if attempt == 5:
                             raise
-                        time.sleep(0.2)
+                        conn.close()
+                        time.sleep(0.2 * (attempt + 1))
                 with lock:
                     ids.append(image['id'])
         finally:
@@ -498,11 +500,30 @@ def _percentile(sorted_values, fraction):
     return sorted_values[index]
 
 
-def load(ep, paths, concurrency, total, warmup=50):
+def tree_cpu_seconds(pid):
+    """User + system CPU time of a process and its descendants so far."""
+    import psutil
+    try:
+        root = psutil.Process(pid)
+        procs = [root] + root.children(recursive=True)
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def load(ep, paths, concurrency, total, warmup=50, cpu_pid=None):
     """GET *total* paths (cycling) from *concurrency* keep-alive threads.
 
     Returns requests per second, latency percentiles in ms and the number
-    of non-200 answers.
+    of non-200 answers; with *cpu_pid*, also the service's CPU time per
+    request, which background load on the machine does not inflate.
     """
     latencies = []
     errors = [0]
@@ -559,19 +580,23 @@ def load(ep, paths, concurrency, total, warmup=50):
         for w in workers:
             w.join()
         raise BenchError('the service failed during warm-up requests')
+    cpu0 = tree_cpu_seconds(cpu_pid) if cpu_pid else None
     t0 = time.perf_counter()
     for w in workers:
         w.join()
     elapsed = time.perf_counter() - t0
+    cpu = tree_cpu_seconds(cpu_pid) - cpu0 if cpu_pid else None
     latencies.sort()
     return {'concurrency': concurrency, 'requests': len(latencies),
             'errors': errors[0], 'rps': len(latencies) / elapsed,
             'p50_ms': _percentile(latencies, 0.50) * 1000,
             'p99_ms': _percentile(latencies, 0.99) * 1000,
-            'mean_ms': statistics.fmean(latencies) * 1000}
+            'mean_ms': statistics.fmean(latencies) * 1000,
+            'server_cpu_ms': (cpu / len(latencies) * 1000
+                              if cpu is not None and latencies else None)}
 
 
-def metadata(ep, count, concurrencies, total, log=print):
+def metadata(ep, count, concurrencies, total, log=print, cpu_pid=None):
     ids = populate(ep, count)
     log('  created %d images' % count)
     sample = ep.json('GET', list_paths(ids, count=1)[0], expect=(200,))
@@ -580,7 +605,7 @@ def metadata(ep, count, concurrencies, total, log=print):
     results = {}
     for name, paths in (('list', list_paths(ids)), ('show', show_paths(ids))):
         for c in concurrencies:
-            r = load(ep, paths, c, total)
+            r = load(ep, paths, c, total, cpu_pid=cpu_pid)
             log('  %s c=%d: %.0f req/s p50 %.1f ms p99 %.1f ms errors %d'
                 % (name, c, r['rps'], r['p50_ms'], r['p99_ms'],
                    r['errors']))
@@ -626,7 +651,7 @@ def run(ep, workdir, profile, server_pid=None, evict_dirs=(), http_port=0,
         log('metadata over %d images' % profile['images'])
         results['metadata'], ids = metadata(
             ep, profile['images'], profile['concurrency'],
-            profile['requests'], log=log)
+            profile['requests'], log=log, cpu_pid=server_pid)
         created.extend(ids)
     finally:
         if cleanup:

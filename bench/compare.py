@@ -199,9 +199,12 @@ class Run:
         def one(name, ep, server):
             if name not in paths:
                 return
-            r = bench.load(ep, paths[name][op], c, self.profile['requests'])
-            self.log('  %.0f req/s p50 %.1f ms p99 %.1f ms errors %d'
-                     % (r['rps'], r['p50_ms'], r['p99_ms'], r['errors']))
+            r = bench.load(ep, paths[name][op], c, self.profile['requests'],
+                           cpu_pid=server.pid)
+            self.log('  %.0f req/s p50 %.1f ms p99 %.1f ms errors %d, '
+                     'service CPU %.2f ms/request'
+                     % (r['rps'], r['p50_ms'], r['p99_ms'], r['errors'],
+                        r['server_cpu_ms']))
             best = self.results[name]['metadata'].get(key)
             # Best of the rounds: background load only ever slows a round.
             if best is None or r['rps'] > best['rps']:
@@ -243,7 +246,8 @@ def rows(report):
                     _get(g, 'download', s, 'download_MBps'),
                     _get(o, 'download', s, 'download_MBps'), 'MB/s', True))
     largest = str(max(profile['sizes']))
-    for key, label in (('tree_rss_MB', 'RSS'), ('tree_pss_MB', 'PSS')):
+    for key, label in (('tree_rss_MB', 'RSS'), ('tree_pss_MB', 'PSS'),
+                       ('max_proc_rss_MB', 'RSS, largest process')):
         out.append(('%s staging: peak %s of the service'
                     % (human(max(profile['sizes'])), label),
                     _get(g, 'direct', largest, 'stage_memory', key),
@@ -258,9 +262,11 @@ def rows(report):
             key = '%s_c%d' % (op, c)
             for field, unit, higher in (('rps', 'req/s', True),
                                         ('p50_ms', 'ms', False),
-                                        ('p99_ms', 'ms', False)):
+                                        ('p99_ms', 'ms', False),
+                                        ('server_cpu_ms', 'ms', False)):
                 name = {'rps': 'throughput', 'p50_ms': 'p50',
-                        'p99_ms': 'p99'}[field]
+                        'p99_ms': 'p99',
+                        'server_cpu_ms': 'service CPU/request'}[field]
                 out.append(('metadata %s c=%d: %s' % (op, c, name),
                             _get(g, 'metadata', key, field),
                             _get(o, 'metadata', key, field), unit, higher))
