@@ -375,7 +375,7 @@ def database_url_for_display(conf):
         return conf.database.connection
 
 
-def _check_database_url(conf):
+def check_database_url(conf):
     """The URL must parse and name a dialect/driver that is installed."""
     from sqlalchemy.engine import url as sa_url
 
@@ -403,7 +403,7 @@ def validate(conf):
                 'Cannot create the staging directory %s: %s'
                 % (path, e.strerror))
         _check_writable(path)
-    _check_database_url(conf)
+    check_database_url(conf)
     backends = conf.enabled_backends or {}
     for store_id in backends:
         if store_id.startswith('os_glance_'):

@@ -191,8 +191,11 @@ class InProcessService:
         conf = common.load_config(['--config-file', self.config_file],
                                   'glance-api')
         self.conf = conf
-        app.init_service(conf, auto_migrate=True)
+        # The service refuses an outdated shared database (db sync is an
+        # operator's step); the test migrates it first, as an operator
+        # would.
         self._migrate_shared_db(conf)
+        app.init_service(conf, auto_migrate=True)
         application = app.load_app(conf)
         self.server = wsgi.Server(('127.0.0.1', 0), application,
                                   numthreads=conf.server_threads)
@@ -206,7 +209,9 @@ class InProcessService:
 
     @staticmethod
     def _migrate_shared_db(conf):
+        from glance_import.db import api as db_api
         from glance_import.db import migration
+        db_api.configure(conf)
         if migration.current_version() != migration.head_version():
             migration.upgrade()
 

@@ -58,6 +58,7 @@ def main(argv=None):
         if command is None:
             return common.fail(PROG, exception.BadRequest(
                 'usage: %s {db sync|db version|staging cleanup}' % PROG))
+        config.check_database_url(conf)
         db_api.configure(conf)
         command(conf)
     except (exception.GlanceImportError, cfg.Error) as e:
