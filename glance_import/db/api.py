@@ -56,9 +56,38 @@ def _reader(ctx):
     return _FACADE.reader.using(ctx)
 
 
-retry_on_deadlock = oslo_db_api.wrap_db_retry(
-    max_retries=5, retry_on_deadlock=True, retry_interval=0.1,
-    inc_retry_interval=True)
+def _sqlite_busy(error):
+    # SQLite refuses at once (no waiting) when two transactions that
+    # both read want to write; the loser can simply start again.
+    return 'database is locked' in str(error)
+
+
+_retry = oslo_db_api.wrap_db_retry(
+    max_retries=8, retry_on_deadlock=True, retry_interval=0.05,
+    inc_retry_interval=True, max_retry_interval=1,
+    exception_checker=_sqlite_busy)
+
+
+def _in_caller_transaction(ctx):
+    local = getattr(ctx, '_enginefacade_context', None)
+    return getattr(local, 'current', None) is not None
+
+
+def retry_on_deadlock(fn):
+    """Run *fn(ctx, ...)* again when the database reports a deadlock.
+
+    Only a whole transaction can be retried: inside a caller's
+    transaction (``in_transaction``) the error goes up to the caller,
+    which is retried as a whole instead.
+    """
+    retried = _retry(fn)
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *args, **kwargs):
+        if _in_caller_transaction(ctx):
+            return fn(ctx, *args, **kwargs)
+        return retried(ctx, *args, **kwargs)
+    return wrapper
 
 
 def utcnow():
@@ -233,10 +262,8 @@ def image_delete(ctx, image_id):
     """
     now = utcnow()
     with _writer(ctx) as session:
-        locations = [
-            {'id': loc.id, 'url': loc.value, 'metadata': loc.meta_data or {}}
-            for loc in session.scalars(sa.select(models.ImageLocation).where(
-                models.ImageLocation.image_id == image_id))]
+        # Write first: the row lock orders racing deletes (and SQLite's
+        # write lock is taken before any read).
         result = session.execute(
             sa.update(models.Image).where(
                 models.Image.id == image_id,
@@ -245,6 +272,10 @@ def image_delete(ctx, image_id):
                     deleted_at=now, updated_at=now))
         if result.rowcount != 1:
             raise exception.ImageNotFound(image_id=image_id)
+        locations = [
+            {'id': loc.id, 'url': loc.value, 'metadata': loc.meta_data or {}}
+            for loc in session.scalars(sa.select(models.ImageLocation).where(
+                models.ImageLocation.image_id == image_id))]
         for model in (models.ImageProperty, models.ImageTag,
                       models.ImageLocation, models.ImageMember):
             session.execute(sa.delete(model).where(
@@ -252,6 +283,7 @@ def image_delete(ctx, image_id):
     return locations
 
 
+@retry_on_deadlock
 def image_add_tag(ctx, image_id, tag, quota):
     """Add one tag (idempotent); 413 past the tag quota."""
     with _writer(ctx) as session:
@@ -271,6 +303,7 @@ def image_add_tag(ctx, image_id, tag, quota):
         _touch(session, image_id)
 
 
+@retry_on_deadlock
 def image_delete_tag(ctx, image_id, tag):
     with _writer(ctx) as session:
         result = session.execute(sa.delete(models.ImageTag).where(
@@ -316,6 +349,7 @@ def image_add_location(ctx, image_id, url, metadata, *, values=None,
         return loc.id
 
 
+@retry_on_deadlock
 def image_remove_location(ctx, image_id, location_id):
     with _writer(ctx) as session:
         session.execute(sa.delete(models.ImageLocation).where(
@@ -453,6 +487,7 @@ TASK_TRANSITIONS = {
 }
 
 
+@retry_on_deadlock
 def task_create(ctx, values):
     now = utcnow()
     values = dict(values)
@@ -571,8 +606,13 @@ def task_expiry(conf):
 
 
 def in_transaction(fn):
-    """Run *fn(ctx, ...)* inside one writer transaction."""
+    """Run *fn(ctx, ...)* inside one writer transaction.
+
+    The whole transaction is retried on deadlock (*fn* must only touch
+    the database).
+    """
     @functools.wraps(fn)
+    @retry_on_deadlock
     def wrapper(ctx, *args, **kwargs):
         with _writer(ctx):
             return fn(ctx, *args, **kwargs)
