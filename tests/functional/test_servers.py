@@ -75,18 +75,23 @@ def test_workers_share_the_socket_and_stop_cleanly(process_factory):
     for child in children:
         assert listening[0] in _socket_inodes(child)
 
-    # Connections are spread over both workers: each worker holds the
-    # server side of some of them (cheroot keeps at most 10 idle
-    # keep-alive connections per process and closes the rest).
-    conns = [_open_connection(proc.port) for _ in range(30)]
-    try:
+    # Connections are spread over both workers: each worker ends up
+    # holding the server side of some of them. (cheroot keeps at most 10
+    # idle keep-alive connections per process and closes the rest; a
+    # worker still starting up accepts nothing, hence the polling.)
+    conns = []
+
+    def both_workers_serve():
+        conns.append(_open_connection(proc.port))
         client_ports = {c.getsockname()[1] for c in conns}
         served = {inode for port, remote, state, inode in _tcp_sockets()
                   if port == proc.port and remote in client_ports
                   and state == '01'}
-        holders = {child: _socket_inodes(child) & served
-                   for child in children}
-        assert all(holders.values()), holders
+        return all(_socket_inodes(child) & served for child in children)
+
+    try:
+        fixtures.wait_until(both_workers_serve, timeout=120, interval=0.05,
+                            message='connections served by both workers')
     finally:
         for conn in conns:
             conn.close()
