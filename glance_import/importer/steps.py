@@ -197,16 +197,25 @@ class ImportLock(ImportStep):
         unfinished = set(images.stores_list(
             image.properties.get(images.IMPORTING_TO_STORES)))
         failed = unfinished & set(self.stores)
+        if self.method == 'copy-image':
+            # Every requested store that did not end up with a copy.
+            failed |= set(self.stores) - set(image.stores)
         values, from_status = None, None
-        if self.method != 'copy-image' and image.status == images.IMPORTING:
+        # An image this import made active goes back too: the stores'
+        # reverts have removed its data.
+        if self.method != 'copy-image' and image.status in (
+                images.IMPORTING, images.ACTIVE):
             values = {'status': images.QUEUED, 'size': None,
                       'virtual_size': None, 'checksum': None,
                       'os_hash_algo': None, 'os_hash_value': None}
-            from_status = images.IMPORTING
+            from_status = image.status
         try:
             self.save(values=values, from_status=from_status, failed=failed)
         except exception.GlanceImportError as e:
             LOG.warning('Could not restore image %s: %s', self.image_id, e)
+        # Staged data never outlives a failed import (the image is queued
+        # again, or active for copy-image).
+        staging.delete(CONF, self.image_id)
         if not db_api.release_import_lock(ctx, self.image_id, self.task_id):
             LOG.warning('Import lock of image %s was already lost',
                         self.image_id)
@@ -305,15 +314,18 @@ class RemoteMetadata(ImportStep):
                     'container_format': image.container_format,
                     'properties': {k: image.properties.get(k)
                                    for k in props}}
+        self._previous = previous
         self.save(values={'disk_format': info.get('disk_format'),
                           'container_format': info.get('container_format')},
                   set_properties=props)
         return {'previous': previous, 'size': info.get('size')}
 
     def revert(self, result, **kwargs):
-        if not isinstance(result, dict):
+        # After a failure past the save, the result is lost: use the copy.
+        previous = result['previous'] if isinstance(result, dict) else \
+            getattr(self, '_previous', None)
+        if previous is None:
             return
-        previous = result['previous']
         props = previous['properties']
         try:
             self.save(values={'disk_format': previous['disk_format'],
@@ -479,12 +491,14 @@ class WriteToStore(ImportStep):
             LOG.warning('Not reverting store %s of image %s: %s',
                         self.store_id, self.image_id, e)
             return
-        if isinstance(result, dict):
+        # Also after a failure: the step may have failed after recording
+        # its location. The store held no copy before (the API checks).
+        for location in self._our_locations(result):
             try:
                 db_api.image_remove_location(admin_ctx(), self.image_id,
-                                             result['id'])
+                                             location['id'])
             finally:
-                backends.delete(result)
+                backends.delete(location)
         if isinstance(result, tf_failure.Failure):
             failed, done = [self.store_id], []
         else:
@@ -494,6 +508,15 @@ class WriteToStore(ImportStep):
         except exception.GlanceImportError as e:
             LOG.warning('Could not record store %s of image %s: %s',
                         self.store_id, self.image_id, e)
+
+
+    def _our_locations(self, result):
+        if isinstance(result, dict):
+            return [result]
+        image = db_api.image_get(admin_ctx(), self.image_id,
+                                 check_visible=False)
+        return [loc for loc in image.locations
+                if loc['metadata'].get('store') == self.store_id]
 
 
 # 5. Finishing ----------------------------------------------------------

@@ -116,6 +116,7 @@ class _Convert(steps.ImportStep):
         previous = {'disk_format': image.disk_format,
                     'container_format': image.container_format,
                     'size': image.size}
+        self._previous = previous
         # The staged digests describe the old bytes: drop them.
         self.save(values={'disk_format': target, 'container_format': 'bare',
                           'size': os.path.getsize(path)},
@@ -127,7 +128,9 @@ class _Convert(steps.ImportStep):
     def revert(self, result, **kwargs):
         path = staging.path(CONF, self.image_id)
         _remove('%s.%s' % (path, CONF.image_conversion.output_format))
-        if isinstance(result, dict):
+        if not isinstance(result, dict):
+            result = getattr(self, '_previous', None)
+        if result is not None:
             try:
                 self.save(values=result)
             except exception.GlanceImportError as e:

@@ -115,6 +115,7 @@ class _Decompress(steps.ImportStep):
             os.replace(tmp, path)
         finally:
             _remove(tmp)
+        self._previous = {'size': image.size}
         # The staged digests describe the compressed bytes: drop them.
         self.save(values={'size': os.path.getsize(path)},
                   remove_properties=staging.STAGE_PROPERTIES)
@@ -123,7 +124,9 @@ class _Decompress(steps.ImportStep):
 
     def revert(self, result, **kwargs):
         _remove(staging.path(CONF, self.image_id) + '.uc')
-        if isinstance(result, dict):
+        if not isinstance(result, dict):
+            result = getattr(self, '_previous', None)
+        if result is not None:
             try:
                 self.save(values=result)
             except exception.GlanceImportError as e:

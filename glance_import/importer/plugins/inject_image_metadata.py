@@ -35,11 +35,15 @@ class _InjectMetadata(steps.ImportStep):
             return None
         image = self.image()
         previous = {k: image.properties.get(k) for k in inject}
+        self._previous = previous
         self.save(set_properties=inject)
         return previous
 
     def revert(self, result, **kwargs):
+        # After a failure past the save, the result is lost: use the copy.
         if not isinstance(result, dict):
+            result = getattr(self, '_previous', None)
+        if result is None:
             return
         try:
             self.save(
