@@ -113,6 +113,10 @@ def resolve_stores(conf, image, req):
     already everywhere (the call then succeeds without a task).
     """
     if not conf.enabled_backends:
+        if req.method == 'copy-image':
+            raise exception.BadRequest(
+                'copy-image needs several stores (enabled_backends); this '
+                'site has one')
         if not req.all_stores_must_succeed:
             raise exception.BadRequest(
                 'All_stores_must_succeed can only be set with '
