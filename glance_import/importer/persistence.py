@@ -36,6 +36,7 @@ from taskflow import states as tf_states
 from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence.backends.sqlalchemy import migration as tf_migration
+from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 
 from glance_import import context
 from glance_import import exception
@@ -212,13 +213,25 @@ def set_owner(detail, owner: dict | None = None) -> None:
         conn.update_flow_details(detail)
 
 
+_TABLES = tf_tables.fetch(sa.MetaData())
+
+
 def forget(task_id: str) -> None:
-    """Drop the saved state of a finished task (its logbook)."""
+    """Drop the saved state of a finished task.
+
+    Rows are deleted child first: taskflow's migrations cannot add the
+    cascading foreign keys on SQLite.
+    """
+    books, flows_, atoms = (_TABLES.logbooks, _TABLES.flowdetails,
+                            _TABLES.atomdetails)
+    flow_ids = sa.select(flows_.c.uuid).where(flows_.c.parent_uuid == task_id)
     try:
-        with contextlib.closing(backend().get_connection()) as conn:
-            conn.destroy_logbook(task_id)
-    except tf_exceptions.NotFound:
-        pass
+        with backend().engine.begin() as conn:
+            conn.execute(atoms.delete().where(
+                atoms.c.parent_uuid.in_(flow_ids)))
+            conn.execute(flows_.delete().where(
+                flows_.c.parent_uuid == task_id))
+            conn.execute(books.delete().where(books.c.uuid == task_id))
     except Exception as e:
         LOG.warning('Cannot drop the flow state of task %s: %s', task_id, e)
 
