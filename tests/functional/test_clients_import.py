@@ -94,7 +94,7 @@ def test_glance_stage_then_import(service, tmp_path):
     _cli(service, 'image-import', '--import-method', 'glance-direct',
          image_id)
     _check_image(client, image_id)
-    assert iu.tasks(client, image_id)[0]['status'] == 'success'
+    assert iu.wait_task(client, image_id)['status'] == 'success'
     info = _cli(service, 'import-info')
     assert 'glance-direct' in info and 'web-download' in info
 
