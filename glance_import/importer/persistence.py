@@ -236,6 +236,31 @@ def forget(task_id: str) -> None:
         LOG.warning('Cannot drop the flow state of task %s: %s', task_id, e)
 
 
+def forget_finished() -> int:
+    """Drop saved flows whose task finished or vanished; returns how many.
+
+    A task failed by someone else (an expired lock taken over, a refused
+    start) leaves its saved flow behind; the recovery scan sweeps them.
+    """
+    from glance_import.db import models
+
+    books = _TABLES.logbooks
+    live = sa.select(models.Task.id).where(
+        models.Task.status.in_((db_api.TASK_PENDING,
+                                db_api.TASK_PROCESSING)),
+        models.Task.deleted == sa.false())
+    # Flows first: a flow is saved after its task, so any flow listed
+    # here has its task visible to the second query.
+    with backend().engine.connect() as conn:
+        saved = list(conn.scalars(sa.select(books.c.uuid)))
+    with db_api.get_engine().connect() as conn:
+        live_ids = set(conn.scalars(live))
+    stale = [uuid for uuid in saved if uuid not in live_ids]
+    for task_id in stale:
+        forget(task_id)
+    return len(stale)
+
+
 def flow_args(detail) -> dict:
     """The ``get_flow`` keyword arguments recorded in *detail*."""
     return dict(((detail.meta or {}).get('factory') or {}).get('kwargs')

@@ -117,6 +117,7 @@ def recover(conf) -> dict:
                 executor._pool().submit(resume, task)
             else:
                 revert(task)
+    persistence.forget_finished()
     return acted
 
 

@@ -110,3 +110,27 @@ def test_other_nodes_import_is_reverted_when_resuming_is_off(
     resp = importutil.start_import(client, image_id)
     assert resp.status_code == 202, resp.text
     importutil.wait_status(client, image_id, 'active')
+
+
+def test_dead_local_process_partial_store_file_is_replaced(service_factory):
+    """A process of this host died while writing the image to the store."""
+    svc = service_factory({'taskflow_executor.recovery_interval': 0})
+    client = fixtures.Client(svc.url)
+    data = os.urandom(1 << 20)
+    image_id, task_id = _abandoned_import(client, data)
+    # Same host, same pid as the test, another start time: a process that
+    # is gone (its pid reused).
+    dead = dict(persistence.this_process(), started='0')
+    persistence.set_owner(persistence.flow_detail(task_id), dead)
+    store_dir = os.path.join(svc.directory, 'images')
+    os.makedirs(store_dir, exist_ok=True)
+    with open(os.path.join(store_dir, image_id), 'wb') as f:
+        f.write(data[:1000])     # what the interrupted write left
+
+    # No timeout to wait for: the owner is provably dead.
+    assert recovery.recover(CONF) == {task_id: recovery.Action.RESUME}
+    importutil.wait_status(client, image_id, 'active')
+    assert importutil.wait_task(client, image_id)['status'] == 'success'
+    assert importutil.download(client, image_id) == data
+    assert importutil.files_in(store_dir) == [image_id]
+    assert importutil.files_in(os.path.join(svc.directory, 'staging')) == []
