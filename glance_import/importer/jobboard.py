@@ -207,7 +207,14 @@ def _dispatch_job(conductor, job):
         return True
     credentials = (details.get('store') or {}).get('credentials')
     with conductor._jobboard.keep_claimed(job):
-        run_job(task_id, credentials)
+        try:
+            run_job(task_id, credentials)
+        except Exception:
+            # E.g. the database is unreachable: give the job back (an
+            # exception here would make the conductor trash it).
+            LOG.exception('Import task %s could not run; job released',
+                          task_id)
+            return False
     return True
 
 
