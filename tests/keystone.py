@@ -69,9 +69,21 @@ server.start()
 
 def keystone_venv():
     """Path of the Keystone virtualenv, creating it when missing."""
-    out = subprocess.run(['bash', VENV_SCRIPT], check=True,
-                         capture_output=True, text=True, timeout=900)
+    out = subprocess.run(['bash', VENV_SCRIPT], capture_output=True,
+                         text=True, timeout=900)
+    if out.returncode:
+        raise RuntimeError('%s failed (%s):\n%s' % (
+            VENV_SCRIPT, out.returncode, out.stderr[-4000:]))
     return out.stdout.strip().splitlines()[-1]
+
+
+def _venv_environ(**extra):
+    """The environment for Keystone's processes: nothing of ours leaks in.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV')}
+    env.update(extra)
+    return env
 
 
 class Keystone:
@@ -94,7 +106,7 @@ class Keystone:
         cmd = [os.path.join(self.venv, 'bin', 'keystone-manage'),
                '--config-file', self.config_file, *args]
         result = subprocess.run(cmd, capture_output=True, text=True,
-                                timeout=300)
+                                timeout=300, env=_venv_environ())
         if result.returncode:
             raise RuntimeError('%s failed:\n%s' % (' '.join(args[:1]),
                                                    result.stderr[-4000:]))
@@ -115,8 +127,7 @@ class Keystone:
                      '--bootstrap-public-url', self.url + '/v3',
                      '--bootstrap-internal-url', self.url + '/v3',
                      '--bootstrap-region-id', 'RegionOne')
-        env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=self.config_file)
-        env.pop('PYTHONPATH', None)
+        env = _venv_environ(OS_KEYSTONE_CONFIG_FILES=self.config_file)
         self.log = open(self.log_path, 'ab')  # noqa: SIM115 (kept open)
         self.proc = subprocess.Popen(
             [os.path.join(self.venv, 'bin', 'python'), '-c', SERVE,
@@ -241,7 +252,7 @@ class Keystone:
             client.headers['X-Auth-Token'] = self.token(persona)
         return client
 
-    def environ(self, persona, image_url):
+    def environ(self, persona):
         """``OS_*`` variables for openstackclient acting as *persona*."""
         user = self.users[persona]
         return {
@@ -254,10 +265,9 @@ class Keystone:
             'OS_USER_DOMAIN_ID': 'default',
             'OS_PROJECT_DOMAIN_ID': 'default',
             'OS_REGION_NAME': 'RegionOne',
+            'OS_INTERFACE': 'public',
             'OS_IMAGE_API_VERSION': '2',
-            'OS_IMAGE_ENDPOINT_OVERRIDE': image_url,
         }
-
 
 def start_service(keystone, directory, db_url, overrides=None):
     """A ``glance-import-api`` process authenticating against *keystone*.
