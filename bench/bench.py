@@ -41,7 +41,7 @@ FULL = {
     'web_size': 1 * GiB,
     'images': 1000,
     'concurrency': [4, 16],
-    'requests': 3000,
+    'requests': 2000,
     'disk_size': 2 * GiB,
 }
 QUICK = {
@@ -433,7 +433,7 @@ def web_download(ep, base_url, path, size, digests=None):
 
 # -- metadata API ----------------------------------------------------------
 
-def populate(ep, count, threads=1, tag='bench-meta'):
+def populate(ep, count, threads=2, tag='bench-meta'):
     """Create *count* queued images with properties and tags; their ids."""
     ids = []
     lock = threading.Lock()
@@ -518,12 +518,15 @@ def tree_cpu_seconds(pid):
     return total
 
 
-def load(ep, paths, concurrency, total, warmup=50, cpu_pid=None):
+def load(ep, paths, concurrency, total, warmup=50, cpu_pid=None,
+         max_seconds=30.0):
     """GET *total* paths (cycling) from *concurrency* keep-alive threads.
 
-    Returns requests per second, latency percentiles in ms and the number
-    of non-200 answers; with *cpu_pid*, also the service's CPU time per
-    request, which background load on the machine does not inflate.
+    Stops early after *max_seconds* so a slow service cannot stretch the
+    run. Returns requests per second, latency percentiles in ms and the
+    number of non-200 answers; with *cpu_pid*, also the service's CPU
+    time per request, which background load on the machine does not
+    inflate.
     """
     latencies = []
     errors = [0]
@@ -543,7 +546,8 @@ def load(ep, paths, concurrency, total, warmup=50, cpu_pid=None):
                 start_gate.abort()
                 raise
             start_gate.wait()
-            while True:
+            deadline = time.perf_counter() + max_seconds
+            while time.perf_counter() < deadline:
                 with lock:
                     i = next(counter, None)
                 if i is None:
