@@ -118,6 +118,11 @@ def dispatch(task: dict, credentials: dict | None) -> bool:
 
 def _post(task, args, credentials):
     detail = persistence.create_flow_detail(task['id'], args, jobboard=True)
+    if not (detail.meta or {}).get('jobboard'):
+        # Saved earlier for an in-process run (e.g. restarted after a
+        # crash): the conductors own it now.
+        detail.meta = dict(detail.meta or {}, jobboard=True)
+        persistence.set_owner(detail)
     details = {'flow_uuid': detail.uuid, 'task_id': task['id']}
     if args['method'] == 'glance-download' and credentials:
         # Only this method calls another service as the user; the token

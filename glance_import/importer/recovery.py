@@ -109,11 +109,12 @@ def recover(conf) -> dict:
                         meta.get('owner') or 'an unknown process',
                         action.value)
             acted[task['id']] = action
+            if action is not Action.REVERT and detail is not None:
+                # Ours from now on: later scans leave it alone.
+                persistence.set_owner(detail, me)
             if action is Action.START:
                 executor.submit(task)
             elif action is Action.RESUME:
-                if detail is not None:
-                    persistence.set_owner(detail, me)
                 executor._pool().submit(resume, task)
             else:
                 revert(task)
