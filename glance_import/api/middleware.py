@@ -163,8 +163,20 @@ class UnauthenticatedContext(Middleware):
             roles = _roles('admin')
         req.environ[util.CONTEXT_KEY] = _make_context(
             req, user_id=headers.get('X-User-Id'), project_id=project_id,
-            roles=roles, auth_token=headers.get('X-Auth-Token'))
+            roles=roles, auth_token=headers.get('X-Auth-Token'),
+            service_catalog=_trusted_catalog(headers))
         return req.get_response(self.application)
+
+
+def _trusted_catalog(headers):
+    """X-Service-Catalog as sent (trusted, like the other headers here);
+    glance-download finds the other region's endpoint in it."""
+    if not headers.get('X-Service-Catalog'):
+        return None
+    try:
+        return json.loads(headers['X-Service-Catalog'])
+    except ValueError:
+        raise exception.BadRequest('Invalid service catalog json.')
 
 
 class KeystoneContext(Middleware):

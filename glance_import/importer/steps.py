@@ -299,11 +299,11 @@ class RemoteMetadata(ImportStep):
     """
 
     def __init__(self, image_id, task_id, remote_image_id, region,
-                 interface):
+                 interface, **kwargs):
         self.remote_image_id = remote_image_id
         self.region = region
         self.interface = interface
-        super().__init__(image_id, task_id)
+        super().__init__(image_id, task_id, **kwargs)
 
     def execute(self, credentials):
         image = self.image()
