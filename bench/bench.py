@@ -469,14 +469,21 @@ def populate(ep, count, threads=2, tag='bench-meta'):
         finally:
             conn.close()
 
-    workers = [threading.Thread(target=work) for _ in range(threads)]
+    workers = [threading.Thread(target=work, daemon=True)
+               for _ in range(threads)]
     for w in workers:
         w.start()
-    for w in workers:
-        w.join()
+    _join(workers)
     if len(ids) != count:
         raise BenchError('created %d of %d images' % (len(ids), count))
     return ids
+
+
+def _join(threads):
+    """Wait for *threads* in short steps so Ctrl-C still gets through."""
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
 
 
 def list_paths(ids, tag='bench-meta', count=200, seed=1):
@@ -519,7 +526,7 @@ def tree_cpu_seconds(pid):
 
 
 def load(ep, paths, concurrency, total, warmup=50, cpu_pid=None,
-         max_seconds=30.0):
+         max_seconds=20.0):
     """GET *total* paths (cycling) from *concurrency* keep-alive threads.
 
     Stops early after *max_seconds* so a slow service cannot stretch the
@@ -574,7 +581,7 @@ def load(ep, paths, concurrency, total, warmup=50, cpu_pid=None,
         resp.read()
         return resp.status
 
-    workers = [threading.Thread(target=work, args=(n,))
+    workers = [threading.Thread(target=work, args=(n,), daemon=True)
                for n in range(concurrency)]
     for w in workers:
         w.start()
@@ -586,8 +593,7 @@ def load(ep, paths, concurrency, total, warmup=50, cpu_pid=None,
         raise BenchError('the service failed during warm-up requests')
     cpu0 = tree_cpu_seconds(cpu_pid) if cpu_pid else None
     t0 = time.perf_counter()
-    for w in workers:
-        w.join()
+    _join(workers)
     elapsed = time.perf_counter() - t0
     cpu = tree_cpu_seconds(cpu_pid) - cpu0 if cpu_pid else None
     latencies.sort()

@@ -377,7 +377,7 @@ def main(argv=None):
                         help='glance-import-api worker processes')
     parser.add_argument('--glance-processes', type=int, default=2)
     parser.add_argument('--glance-threads', type=int, default=4)
-    parser.add_argument('--rounds', type=int, default=2,
+    parser.add_argument('--rounds', type=int, default=1,
                         help='metadata rounds per service (best is kept)')
     args = parser.parse_args(argv)
 
