@@ -79,7 +79,7 @@ def normalise_host(host):
 def _resolve(host, port):
     try:
         ipaddress.ip_address(host)
-        names = [host]
+        return [host]
     except ValueError:
         # The trailing dot stops search domains from being appended;
         # single-label names (localhost) may still come from the hosts
