@@ -104,7 +104,7 @@ def backend() -> impl_sqlalchemy.SQLAlchemyBackend:
             own = (_sqlite_engine(engine.url)
                    if engine.dialect.name == 'sqlite' else engine)
             _BACKEND = (engine, impl_sqlalchemy.SQLAlchemyBackend(
-                {'connection': engine.url.render_as_string(False)},
+                {'connection': engine.url.render_as_string(True)},
                 engine=own))
         return _BACKEND[1]
 
