@@ -102,15 +102,15 @@ class Bench:
             'name': name, 'disk_format': 'raw',
             'container_format': 'bare'}).json()['id']
 
-    def wait(self, image_id, check):
+    def wait(self, image_id):
+        """Until the image's newest task has finished."""
         while True:
-            image = self.call('GET', '/v2/images/%s' % image_id).json()
             tasks = self.call('GET', '/v2/images/%s/tasks'
                               % image_id).json()['tasks']
             if tasks and tasks[0]['status'] == 'failure':
                 raise RuntimeError('task failed: %s' % tasks[0]['message'])
-            if check(image):
-                return image
+            if tasks and tasks[0]['status'] == 'success':
+                return
             time.sleep(0.2)
 
     def measure(self, store):
@@ -128,7 +128,7 @@ class Bench:
                       data=Body(self.size), headers=OCTET)
             self.call('POST', '/v2/images/%s/import' % direct, json={
                 'method': {'name': 'glance-direct'}, 'stores': [store]})
-            self.wait(direct, lambda i: i['status'] == 'active')
+            self.wait(direct)
         result['glance-direct'] = (m.seconds, m.peak)
 
         with PeakRss(self.pid) as m:
@@ -149,8 +149,7 @@ class Bench:
         with PeakRss(self.pid) as m:
             self.call('POST', '/v2/images/%s/import' % image_id, json={
                 'method': {'name': 'copy-image'}, 'stores': [store]})
-            self.wait(image_id, lambda i: store in (
-                i.get('stores') or '').split(','))
+            self.wait(image_id)
         return m.seconds, m.peak
 
 
@@ -179,11 +178,14 @@ def main():
         for store in stores:
             print('measuring %s ...' % store, file=sys.stderr)
             uploaded[store], rows[store] = bench.measure(store)
+            print('  %s' % rows[store], file=sys.stderr)
         for store in stores:
             source = 'ceph' if store == 'local' else 'local'
             if source not in uploaded:
                 source = next(s for s in uploaded if s != store)
             rows[store]['copy-image'] = bench.copy(uploaded[source], store)
+            print('  copy to %s: %s' % (store, rows[store]['copy-image']),
+                  file=sys.stderr)
             rows[store]['copy-source'] = source
         for image_id in uploaded.values():
             bench.call('DELETE', '/v2/images/%s' % image_id)

@@ -16,7 +16,9 @@ and exact multiples are passed through unchanged.
 
 import logging
 
+from glance_store import backend as single_backend
 from glance_store import multi_backend
+from oslo_config import cfg
 
 from glance_import import exception
 
@@ -32,14 +34,12 @@ def _swift_store(store_id):
         except Exception:
             return None
     else:
-        import glance_store.backend as single
+        # Single store: writes go to [glance_store] default_store.
         try:
-            store = single.get_store_from_scheme('swift+config')
+            store = single_backend.get_store_from_scheme(
+                cfg.CONF.glance_store.default_store)
         except Exception:
-            try:
-                store = single.get_store_from_scheme('swift')
-            except Exception:
-                return None
+            return None
     module = type(store).__module__
     if not module.startswith('glance_store._drivers.swift'):
         return None

@@ -81,6 +81,18 @@ def storage():
     return settings
 
 
+@contextlib.contextmanager
+def in_use(exclusive=False):
+    """Held by every storage test: shared, or exclusive for a test that
+    stops a daemon (other test processes must not see that outage)."""
+    with open(state_dir() + '.inuse', 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def release():
     """Stop the daemons if tests started them and no test process is
     still using them."""

@@ -27,6 +27,8 @@ from tests.functional import storageutil as su
 OCTET = {'Content-Type': 'application/octet-stream'}
 # Crosses the 4 MiB rbd chunk and several S3/Swift reads.
 DATA = os.urandom(5 * 1024 * 1024 + 123)
+# Tests that kill a daemon: no other storage test runs meanwhile.
+STOPS_DAEMON = {'test_store_dying_mid_upload_leaves_nothing'}
 
 
 @pytest.fixture(scope='session')
@@ -34,6 +36,13 @@ def storage():
     settings = su.storage()
     yield settings
     su.release()
+
+
+@pytest.fixture(autouse=True)
+def storage_in_use(storage, request):
+    """Tests that stop a daemon run alone (see storageutil.in_use)."""
+    with su.in_use(request.node.originalname in STOPS_DAEMON):
+        yield
 
 
 @pytest.fixture
@@ -195,6 +204,44 @@ def test_copy_image_to_every_other_store(admin, storage, stores_dir,
         assert _stores_of(shown) == sorted(remaining)
     assert admin.delete('/v2/images/%s' % image['id']).status_code == 204
     assert su.objects_of(storage, order[-1], image['id'], stores_dir) == []
+
+
+# Single-store deployments ---------------------------------------------------
+
+def _single_store(settings, kind):
+    """[glance_store] stores/default_store with the driver options in
+    [glance_store], as a single-store Glance is configured."""
+    multi = su.store_overrides(settings, '/nonexistent')
+    section = {'rbd': 'ceph', 's3': 'objects', 'swift': 'swift'}[kind]
+    overrides = {'glance_store.stores': '%s,http' % kind,
+                 'glance_store.default_store': kind}
+    for key, value in multi.items():
+        group, _, name = key.partition('.')
+        if group == section and name not in ('store_description', 'weight'):
+            overrides['glance_store.' + name] = value
+    return overrides
+
+
+@pytest.mark.parametrize('kind,store', [('rbd', 'ceph'), ('s3', 'objects'),
+                                        ('swift', 'swift')])
+def test_single_store_upload_import_download(service_factory, storage,
+                                             kind, store):
+    svc = service_factory(_single_store(storage, kind))
+    admin = fixtures.Client(svc.url)
+    assert admin.get('/v2/info/stores').status_code == 404
+    image = iu.create(admin, name='single-%s' % kind)
+    assert _upload(admin, image['id'], DATA).status_code == 204
+    _check_data(admin, image['id'], DATA)
+    assert su.objects_of(storage, store, image['id'])
+    direct = iu.create(admin, name='single-direct-%s' % kind)
+    iu.stage(admin, direct['id'], DATA)
+    assert iu.start_import(admin, direct['id']).status_code == 202
+    task = iu.wait_task(admin, direct['id'], timeout=120)
+    assert task['status'] == 'success', task['message']
+    _check_data(admin, direct['id'], DATA)
+    for image_id in (image['id'], direct['id']):
+        assert admin.delete('/v2/images/%s' % image_id).status_code == 204
+        assert su.objects_of(storage, store, image_id) == []
 
 
 # Failures ------------------------------------------------------------------
