@@ -151,11 +151,13 @@ class Run:
         def one(name, ep, server):
             r = bench.glance_direct(
                 ep, path, size, digests,
-                memory_pid=server.pid if sample_memory else None)
+                memory_pid=server.pid if sample_memory else None,
+                cpu_pid=server.pid)
             self.results[name]['direct'][str(size)] = r
             self.log('  create %.2fs stage %.2fs import %.2fs total %.2fs'
+                     ' (service CPU: stage %.1fs, import %.1fs)'
                      % (r['create_s'], r['stage_s'], r['import_s'],
-                        r['total_s']))
+                        r['total_s'], r['stage_cpu_s'], r['import_cpu_s']))
             if sample_memory:
                 self.log('  staging memory: tree RSS %(tree_rss_MB).0f MB, '
                          'tree PSS %(tree_pss_MB).0f MB' % r['stage_memory'])
@@ -240,6 +242,12 @@ def rows(report):
                            ('import_s', 'import -> active'),
                            ('total_s', 'create -> active')):
             out.append(('%s glance-direct: %s' % (human(size), label),
+                        _get(g, 'direct', s, key),
+                        _get(o, 'direct', s, key), 's', False))
+        for key, label in (('stage_cpu_s', 'stage'),
+                           ('import_cpu_s', 'import')):
+            out.append(('%s glance-direct: service CPU, %s'
+                        % (human(size), label),
                         _get(g, 'direct', s, key),
                         _get(o, 'direct', s, key), 's', False))
         out.append(('%s download (cold cache)' % human(size),
