@@ -9,10 +9,13 @@ and the import workflow keeps working throughout.
 
 import configparser
 import hashlib
+import http.server
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 
 import pytest
@@ -103,10 +106,55 @@ def test_sample_ini_names_the_wsgi_application():
     assert parser['uwsgi'].getboolean('master')
 
 
+class SlowSource:
+    """An HTTP server sending *data* slowly, so an import stays in flight.
+    """
+
+    def __init__(self, data, seconds=4.0, chunks=40):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                step = -(-len(data) // chunks)
+                for offset in range(0, len(data), step):
+                    self.wfile.write(data[offset:offset + step])
+                    self.wfile.flush()
+                    time.sleep(seconds / chunks)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                      Handler)
+        self.port = self.server.server_address[1]
+        self.url = 'http://127.0.0.1:%d/slow.raw' % self.port
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SLOW_DATA = os.urandom(2 * 1024 * 1024 + 11)
+
+
 @pytest.fixture
-def uwsgi_service(keystone, tmp_path, test_db_url):
+def slow_source():
+    source = SlowSource(SLOW_DATA)
+    yield source
+    source.stop()
+
+
+@pytest.fixture
+def uwsgi_service(keystone, tmp_path, test_db_url, slow_source):
     directory = str(tmp_path)
     overrides = keystone.service_overrides()
+    overrides.update({
+        'import_filtering_opts.allowed_hosts': '127.0.0.1',
+        'import_filtering_opts.allowed_ports': slow_source.port,
+    })
     config_file = fixtures.write_config(directory, test_db_url, overrides)
     if test_db_url:
         fixtures.migrate(test_db_url)
@@ -169,3 +217,42 @@ def test_import_keeps_working_when_a_worker_is_killed(keystone,
         import_workflow(client, data)
     with open(uwsgi_service.log_path) as f:
         assert 'Traceback' not in f.read()
+
+
+def test_import_in_flight_survives_a_killed_worker(keystone, uwsgi_service,
+                                                   slow_source):
+    """SIGKILL one worker while a web-download import runs.
+
+    Whichever worker ran the import, it completes: either the survivor
+    keeps running it, or the respawned worker finds the task of a dead
+    process at start-up and resumes (or reverts and the test sees why).
+    """
+    client = keystone.client(uwsgi_service.url, 'alpha-member')
+    workers = fixtures.wait_until(
+        lambda: len(uwsgi_service.workers()) == 2 and
+        uwsgi_service.workers(), 30, message='two uwsgi workers')
+    resp = client.post('/v2/images', json={
+        'name': 'uwsgi-inflight', 'disk_format': 'raw',
+        'container_format': 'bare'})
+    assert resp.status_code == 201, resp.text
+    path = '/v2/images/%s' % resp.json()['id']
+    resp = client.post(path + '/import', json={
+        'method': {'name': 'web-download', 'uri': slow_source.url}})
+    assert resp.status_code == 202, resp.text
+    fixtures.wait_until(
+        lambda: client.get(path).json()['status'] == 'importing', 30,
+        interval=0.05, message='import to start')
+
+    os.kill(sorted(workers)[0], signal.SIGKILL)
+
+    def finished():
+        tasks = client.get(path + '/tasks').json()['tasks']
+        return tasks and tasks[0]['status'] in ('success', 'failure') \
+            and tasks[0]
+    task = fixtures.wait_until(finished, 180, interval=0.5,
+                               message='the interrupted import')
+    assert task['status'] == 'success', task['message']
+    image = client.get(path).json()
+    assert image['status'] == 'active'
+    assert image['checksum'] == hashlib.md5(SLOW_DATA).hexdigest()
+    assert client.get(path + '/file').content == SLOW_DATA
