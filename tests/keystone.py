@@ -2,7 +2,7 @@
 
 Keystone comes from PyPI in its own virtualenv (it pins its own
 dependencies), made once by ``tools/ci/keystone-venv.sh``. One Keystone
-serves a whole test session: SQLite, fernet tokens, cheroot on a free
+serves a whole test run: SQLite, fernet tokens, cheroot on a free
 127.0.0.1 port. Personas:
 
 * ``admin``: the bootstrap admin, ``admin`` role on project ``admin``;
@@ -150,7 +150,7 @@ class Keystone:
             self.log.close()
             self.proc = None
 
-    # -- REST helpers ---------------------------------------------------
+    # -- REST calls ------------------------------------------------------
 
     def _admin(self, method, path, **kwargs):
         headers = {'X-Auth-Token': self.token('admin')}
@@ -195,7 +195,7 @@ class Keystone:
                 'project_id': self.projects[project]}
 
     def token(self, persona):
-        """A project-scoped token of *persona* (cached for the session)."""
+        """A project-scoped token of *persona* (cached for the test run)."""
         if persona not in self._tokens:
             self._tokens[persona] = self.fresh_token(persona)
         return self._tokens[persona]

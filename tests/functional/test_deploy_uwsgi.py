@@ -2,7 +2,7 @@
 
 The sample ini is used as shipped except for what is site-specific (the
 listening address, the configuration file, the Python environment and the
-number of processes). The service authenticates against the session's
+number of processes). The service authenticates against the test run's
 Keystone. One worker is killed with SIGKILL: the master starts a new one
 and the import workflow keeps working throughout.
 """

@@ -1,6 +1,6 @@
 """glance_import behind a real Keystone: the ``keystone`` paste flavor.
 
-Tokens are validated by keystonemiddleware against the session's
+Tokens are validated by keystonemiddleware against the test run's
 Keystone; the request context (project, roles) comes from the token,
 never from headers the client sends.
 """

@@ -1,6 +1,6 @@
 """python-openstackclient against Keystone and glance_import.
 
-The ``openstack`` command authenticates with a password at the session's
+The ``openstack`` command authenticates with a password at the test run's
 Keystone and talks to the service it finds through the catalog, as an
 operator's client would.
 """

@@ -1,6 +1,6 @@
 """Who may call what: every route, every persona, Glance's default policies.
 
-The service runs behind the session's real Keystone. Personas: ``admin``
+The service runs behind the test run's real Keystone. Personas: ``admin``
 (admin role on project admin), the owner project's member and reader
 (project alpha), a member of another project (beta), no token, and an
 invalid token. The target image is a private image of alpha. Expected
