@@ -314,13 +314,20 @@ def targets(report):
                         'x%.2f, p99 %.1f vs %.1f ms' % (rr, op99, gp)
                         if met is not None else 'n/a'))
     largest = str(max(profile['sizes']))
-    pss = _get(o, 'direct', largest, 'stage_memory', 'tree_pss_MB')
-    rss = _get(o, 'direct', largest, 'stage_memory', 'tree_rss_MB')
-    out.append(('peak memory staging %s < 150 MB (tree PSS)'
-                % human(max(profile['sizes'])),
+    memory = _get(o, 'direct', largest, 'stage_memory') or {}
+    pss = memory.get('tree_pss_MB')
+    out.append(('peak memory staging %s < 150 MB, whole service (PSS of '
+                'all %s processes)' % (human(max(profile['sizes'])),
+                                       memory.get('processes', '?')),
                 None if pss is None else pss < 150,
-                'PSS %.0f MB, RSS %.0f MB' % (pss, rss)
-                if pss is not None else 'n/a'))
+                'PSS %.0f MB (summed RSS %.0f MB)'
+                % (pss, memory['tree_rss_MB']) if pss is not None
+                else 'n/a'))
+    biggest = memory.get('max_proc_rss_MB')
+    out.append(('peak memory staging %s < 150 MB, largest single process '
+                '(RSS)' % human(max(profile['sizes'])),
+                None if biggest is None else biggest < 150,
+                'RSS %.0f MB' % biggest if biggest is not None else 'n/a'))
     disk = _get(report, 'disk', 'read_MBps')
     down = _get(o, 'download', largest, 'download_MBps')
     share = down / disk if down and disk else None
