@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,63 @@ class Ours:
                 self.proc.wait(10)
         if self.proc is not None:
             self._log.close()
+
+
+class OursUwsgi(Ours):
+    """glance_import under uwsgi, as ``etc/glance-import-uwsgi.ini`` runs it.
+
+    The shipped ini is used with only the port, the process count, the
+    configuration file and the virtualenv replaced.
+    """
+
+    def start(self, timeout=60):
+        uwsgi = shutil.which('uwsgi', path=os.path.dirname(sys.executable))
+        if uwsgi is None:
+            raise RuntimeError('uwsgi is not installed next to %s'
+                               % sys.executable)
+        os.makedirs(self.workdir, exist_ok=True)
+        conf = os.path.join(self.workdir, 'glance-api.conf')
+        with open(conf, 'w') as f:
+            f.write(OURS_CONF.format(workdir=self.workdir, port=self.port,
+                                     workers=0, http_port=self.http_port))
+        replaced = {
+            'http-socket': '127.0.0.1:%d' % self.port,
+            'processes': str(self.workers),
+            'env': 'GLANCE_IMPORT_CONFIG_FILES=%s' % conf,
+        }
+        lines = []
+        with open(os.path.join(ROOT, 'etc', 'glance-import-uwsgi.ini')) as f:
+            for line in f:
+                name = line.split('=', 1)[0].strip()
+                if name in replaced:
+                    line = '%s = %s\n' % (name, replaced[name])
+                lines.append(line)
+        lines += ['virtualenv = %s\n' % sys.prefix,
+                  'logto = %s\n' % self.log_path,
+                  'disable-logging = true\n']
+        ini = os.path.join(self.workdir, 'uwsgi.ini')
+        with open(ini, 'w') as f:
+            f.writelines(lines)
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(
+            p for p in (ROOT, env.get('PYTHONPATH')) if p)
+        self.proc = subprocess.Popen(
+            [uwsgi, '--ini', ini], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        glance33.wait_for(self.url + '/versions', timeout, self.proc,
+                          self.log_path)
+        return self
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
 
 
 def git_commit():
@@ -390,7 +448,12 @@ def main(argv=None):
     parser.add_argument('--output', help='results file (.json; a .txt '
                         'with the table is written next to it)')
     parser.add_argument('--workers', type=int, default=2,
-                        help='glance-import-api worker processes')
+                        help='glance_import worker processes')
+    parser.add_argument('--server', choices=('prefork', 'uwsgi'),
+                        default='prefork',
+                        help='serve glance_import with glance-import-api '
+                             '(prefork workers) or under uwsgi with the '
+                             'shipped etc/glance-import-uwsgi.ini')
     parser.add_argument('--glance-processes', type=int, default=2)
     parser.add_argument('--glance-threads', type=int, default=4)
     parser.add_argument('--nice', type=int, default=0,
@@ -424,7 +487,8 @@ def main(argv=None):
         'profile': profile,
         'glance33_deployment': {'processes': args.glance_processes,
                                 'threads': args.glance_threads},
-        'glance_import_deployment': {'workers': args.workers},
+        'glance_import_deployment': {'workers': args.workers,
+                                     'server': args.server},
         'nice': os.getpriority(os.PRIO_PROCESS, 0),
         'loadavg_before': [round(v, 2) for v in os.getloadavg()],
     }
@@ -439,8 +503,9 @@ def main(argv=None):
                              allowed_ports=[http_port],
                              processes=args.glance_processes,
                              threads=args.glance_threads)
-    ours = Ours(os.path.join(workdir, 'glance_import'), http_port,
-                args.workers)
+    server_class = OursUwsgi if args.server == 'uwsgi' else Ours
+    ours = server_class(os.path.join(workdir, 'glance_import'), http_port,
+                        args.workers)
     started = []
     try:
         for server in (glance, ours):
