@@ -17,7 +17,11 @@ while [ $# -gt 0 ]; do
         *) STATE=$1; shift ;;
     esac
 done
-[ -d "$STATE/pids" ] || { echo "storage-down: nothing started under $STATE"; exit 0; }
+if [ ! -d "$STATE/pids" ]; then
+    echo "storage-down: nothing started under $STATE"
+    [ $PURGE = 1 ] && rm -rf "$STATE"
+    exit 0
+fi
 
 # Gateways and proxies first, so nothing writes while the OSD stops.
 ORDER="radosgw swift-proxy keystone swift-object swift-container
