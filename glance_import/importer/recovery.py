@@ -251,9 +251,14 @@ def start(conf) -> None:
 def _scan_forever(conf, wake):
     while True:
         try:
-            recover(conf)
-        except Exception:
-            LOG.exception('Scan for interrupted imports failed')
+            db_api.get_engine()
+        except AttributeError:
+            pass    # the service stopped (its database is closed)
+        else:
+            try:
+                recover(conf)
+            except Exception:
+                LOG.exception('Scan for interrupted imports failed')
         interval = conf.taskflow_executor.recovery_interval
         if not interval:
             wake.wait()

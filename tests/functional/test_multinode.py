@@ -125,6 +125,7 @@ def test_stage_host_down(tmp_path, test_db_url):
         resp = importutil.start_import(cb, kept['id'])
         assert resp.status_code == 202, resp.text
         importutil.wait_status(cb, kept['id'], 'active')
+        assert importutil.wait_task(cb, kept['id'])['status'] == 'success'
         assert _staging(a) == []
 
 
