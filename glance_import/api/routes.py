@@ -127,4 +127,8 @@ class Router:
                 'The resource could not be found.')
         handler = match.pop('action')
         match.pop('controller', None)
+        # No id contains NUL, and some databases refuse it in a query.
+        if any('\x00' in value for value in match.values()
+               if isinstance(value, str)):
+            raise exception.NotFound('The resource could not be found.')
         return handler(req, **match)
