@@ -232,36 +232,41 @@ _SCANNER_LOCK = threading.Lock()
 
 
 def start(conf) -> None:
-    """Scan now, in the background, then every recovery_interval.
+    """Scan now, then every recovery_interval in a background thread.
 
-    One scanner per process; it never stops the service.
+    The first scan is done before the service takes requests (it only
+    reads a few rows; resumed imports run in the pool). One scanner
+    thread per process; a service started again restarts its period.
+    Never stops the service.
     """
     global _SCANNER
+    _scan_once(conf)
     with _SCANNER_LOCK:
-        wake = threading.Event()
         if _SCANNER is not None and _SCANNER[0].is_alive():
-            _SCANNER[1].set()       # a new service: scan it now
+            _SCANNER[1].set()
             return
+        wake = threading.Event()
         thread = threading.Thread(target=_scan_forever, args=(conf, wake),
                                   name='import-recovery', daemon=True)
         _SCANNER = (thread, wake)
         thread.start()
 
 
+def _scan_once(conf):
+    try:
+        db_api.get_engine()
+    except AttributeError:
+        return      # the service stopped (its database is closed)
+    try:
+        recover(conf)
+    except Exception:
+        LOG.exception('Scan for interrupted imports failed')
+
+
 def _scan_forever(conf, wake):
     while True:
-        try:
-            db_api.get_engine()
-        except AttributeError:
-            pass    # the service stopped (its database is closed)
-        else:
-            try:
-                recover(conf)
-            except Exception:
-                LOG.exception('Scan for interrupted imports failed')
         interval = conf.taskflow_executor.recovery_interval
-        if not interval:
-            wake.wait()
-        else:
-            wake.wait(interval)
-        wake.clear()
+        if wake.wait(interval or None):
+            wake.clear()        # restarted: a scan was just done
+            continue
+        _scan_once(conf)
