@@ -250,8 +250,7 @@ class Run:
             for c in self.profile['concurrency']:
                 for _ in range(self.rounds):
                     self._load(op, c, paths)
-        for name, (ep, _) in self.services.items():
-            bench._delete_all(ep, ids.get(name, []))
+        # No clean-up: both services and their state go away after the run.
 
     def _load(self, op, c, paths):
         key = '%s_c%d' % (op, c)
