@@ -196,9 +196,10 @@ def test_expired_tasks_disappear(service_factory, tmp_path):
 
 
 def test_delete_task_not_allowed(service):
-    resp = fixtures.Client(service.url).delete(
-        '/v2/tasks/%s' % '11111111-2222-3333-4444-555555555555')
+    path = '/v2/tasks/11111111-2222-3333-4444-555555555555'
+    resp = fixtures.Client(service.url).delete(path)
     assert resp.status_code == 405
+    assert resp.headers['Allow'] == 'GET'
 
 
 @pytest.mark.parametrize('body, text', [
