@@ -31,7 +31,21 @@ def configure(conf):
                      max_retries=conf.database.max_retries,
                      mysql_sql_mode='TRADITIONAL')
     _FACADE = facade
+    engine = facade.writer.get_engine()
+    if engine.dialect.name == 'sqlite':
+        sa.event.listen(engine, 'connect', _tune_sqlite)
+        # Connections opened while the engine was tested lack the pragmas.
+        engine.dispose()
     return facade
+
+
+def _tune_sqlite(dbapi_connection, connection_record):
+    """WAL lets readers run beside a writer; wait for locks, don't fail."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute('PRAGMA busy_timeout = 30000')
+    if cursor.execute('PRAGMA journal_mode').fetchone()[0] != 'memory':
+        cursor.execute('PRAGMA journal_mode = WAL')
+    cursor.close()
 
 
 def get_engine():
