@@ -35,7 +35,7 @@ def test_shipped_config_serves_import(tmp_path):
         client = fixtures.Client(url)
         versions = client.get('/versions').json()['versions']
         assert versions[0] == {
-            'id': 'v2.6', 'status': 'CURRENT',
+            'id': 'v2.12', 'status': 'CURRENT',
             'links': [{'rel': 'self', 'href': url + '/v2/'}]}
 
         resp = client.post('/v2/images', json={
@@ -53,6 +53,12 @@ def test_shipped_config_serves_import(tmp_path):
         fixtures.wait_until(
             lambda: client.get('/v2/images/%s' % image_id).json()[
                 'status'] == 'active', timeout=60, message='active image')
+        # The staged copy is dropped by the flow's last steps, just after
+        # the image turns active: wait for the task to finish.
+        fixtures.wait_until(
+            lambda: [t['status'] for t in client.get(
+                '/v2/images/%s/tasks' % image_id).json()['tasks']] == [
+                'success'], timeout=60, message='finished import task')
         resp = client.get('/v2/images/%s/file' % image_id)
         assert resp.content == b'q' * 1000
 

@@ -22,8 +22,9 @@ def test_versions_with_import_enabled(service_factory):
     assert resp.status_code == 200
     assert resp.headers['Content-Type'] == 'application/json'
     ids = _ids(resp)
-    assert ids[0] == ('v2.6', 'CURRENT')
-    assert ids[1:] == [('v2.%d' % m, 'SUPPORTED') for m in range(5, -1, -1)]
+    assert ids[0] == ('v2.12', 'CURRENT')
+    assert ids[1:] == [('v2.%d' % m, 'SUPPORTED')
+                       for m in (9, 7, 6, 5, 4, 3, 2, 1, 0)]
     for version in resp.json()['versions']:
         assert set(version) == {'id', 'status', 'links'}
         assert version['links'] == [
@@ -50,10 +51,21 @@ def test_import_paths_exist_when_enabled(service_factory):
     assert resp.status_code == 200
 
 
+def test_multi_store_versions(service_factory, tmp_path):
+    svc = service_factory({
+        'enabled_backends': 'fast:file,slow:file',
+        'glance_store.default_backend': 'fast',
+        'fast.filesystem_store_datadir': str(tmp_path / 'fast'),
+        'slow.filesystem_store_datadir': str(tmp_path / 'slow')})
+    ids = [i for i, _ in _ids(fixtures.Client(svc.url).get('/versions'))]
+    assert ids == ['v2.%d' % m for m in
+                   (15, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)]
+
+
 def test_root_is_multiple_choices(client, service):
     resp = client.get('/')
     assert resp.status_code == 300
-    assert _ids(resp)[0][0] == 'v2.6'
+    assert _ids(resp)[0][0] == 'v2.12'
 
 
 @pytest.mark.parametrize('path', ['/v1/images', '/v3', '/foo', '/v2.99/x'])
@@ -67,7 +79,8 @@ def test_versions_subpath_is_200(client):
     assert client.get('/versions/anything').status_code == 200
 
 
-@pytest.mark.parametrize('prefix', ['/v2', '/v2.0', '/v2.3', '/v2.6'])
+@pytest.mark.parametrize('prefix', ['/v2', '/v2.0', '/v2.3', '/v2.6',
+                                    '/v2.12'])
 def test_minor_version_prefix_maps_to_v2(client, prefix):
     resp = client.get(prefix + '/schemas/image')
     assert resp.status_code == 200
