@@ -6,10 +6,18 @@ order; each name is an entry point of the group below whose module offers
 a taskflow atom. Plugins never run for copy-image.
 """
 
+import logging
+import os
+
+from oslo_config import cfg
 from stevedore import named
 
 from glance_import import exception
+from glance_import.importer import steps
+from glance_import.store import staging
 
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 NAMESPACE = 'glance_import.image_import.plugins'
 
 
@@ -26,3 +34,37 @@ def get_plugin_flows(names, **kwargs):
 def _missing(names):
     raise exception.ImportTaskError(
         reason='Unknown import plugin(s): %s' % ', '.join(sorted(names)))
+
+
+class StagedDataRewrite(steps.ImportStep):
+    """A plugin step that replaces the staged file with rewritten data.
+
+    ``execute`` keeps the image values it is about to change in
+    ``self._previous`` and returns them; ``revert`` removes the step's
+    scratch file and puts those values back, also when ``execute`` failed
+    after saving.
+    """
+
+    scratch_suffix = '.tmp'
+
+    def scratch_path(self):
+        """Where the rewritten data is written before it replaces the file."""
+        return staging.path(CONF, self.image_id) + self.scratch_suffix
+
+    def revert(self, result, **kwargs):
+        remove_quietly(self.scratch_path())
+        if not isinstance(result, dict):
+            result = getattr(self, '_previous', None)
+        if result is not None:
+            try:
+                self.save(values=result)
+            except exception.GlanceImportError as e:
+                LOG.warning('Could not restore image %s after %s: %s',
+                            self.image_id, self.name, e)
+
+
+def remove_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -18,7 +18,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import.importer import inspect
-from glance_import.importer import steps
+from glance_import.importer import plugins
 from glance_import.store import staging
 
 CONF = cfg.CONF
@@ -80,7 +80,7 @@ def convert(path, src_fmt, dst_fmt, out_path):
                 % (e.stderr or '').strip()[:200])
 
 
-class _Convert(steps.ImportStep):
+class _Convert(plugins.StagedDataRewrite):
     def execute(self):
         image = self.image()
         declared = image.disk_format
@@ -100,7 +100,7 @@ class _Convert(steps.ImportStep):
         check_qemu_info(info, declared)
         if declared == target:
             return None
-        tmp = '%s.%s' % (path, target)
+        tmp = self.scratch_path()
         try:
             convert(path, declared, target, tmp)
             try:
@@ -112,7 +112,7 @@ class _Convert(steps.ImportStep):
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         finally:
-            _remove(tmp)
+            plugins.remove_quietly(tmp)
         previous = {'disk_format': image.disk_format,
                     'container_format': image.container_format,
                     'size': image.size}
@@ -125,24 +125,9 @@ class _Convert(steps.ImportStep):
                  declared, target)
         return previous
 
-    def revert(self, result, **kwargs):
-        path = staging.path(CONF, self.image_id)
-        _remove('%s.%s' % (path, CONF.image_conversion.output_format))
-        if not isinstance(result, dict):
-            result = getattr(self, '_previous', None)
-        if result is not None:
-            try:
-                self.save(values=result)
-            except exception.GlanceImportError as e:
-                LOG.warning('Could not restore formats of image %s: %s',
-                            self.image_id, e)
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    def scratch_path(self):
+        return '%s.%s' % (staging.path(CONF, self.image_id),
+                         CONF.image_conversion.output_format)
 
 
 def get_flow(image_id, task_id, **kwargs):

@@ -15,7 +15,7 @@ import zipfile
 from oslo_config import cfg
 
 from glance_import import exception
-from glance_import.importer import steps
+from glance_import.importer import plugins
 from glance_import.store import staging
 
 CONF = cfg.CONF
@@ -100,7 +100,9 @@ def _decompress_lha(path, out_path):
         os.fsync(dst.fileno())
 
 
-class _Decompress(steps.ImportStep):
+class _Decompress(plugins.StagedDataRewrite):
+    scratch_suffix = '.uc'
+
     def execute(self):
         image = self.image()
         if image.container_format == 'compressed':
@@ -109,36 +111,18 @@ class _Decompress(steps.ImportStep):
         kind = detect(path)
         if kind is None:
             return None
-        tmp = path + '.uc'
+        tmp = self.scratch_path()
         try:
             decompress(kind, path, tmp)
             os.replace(tmp, path)
         finally:
-            _remove(tmp)
+            plugins.remove_quietly(tmp)
         self._previous = {'size': image.size}
         # The staged digests describe the compressed bytes: drop them.
         self.save(values={'size': os.path.getsize(path)},
                   remove_properties=staging.STAGE_PROPERTIES)
         LOG.info('Decompressed %s data of image %s', kind, self.image_id)
         return {'size': image.size}
-
-    def revert(self, result, **kwargs):
-        _remove(staging.path(CONF, self.image_id) + '.uc')
-        if not isinstance(result, dict):
-            result = getattr(self, '_previous', None)
-        if result is not None:
-            try:
-                self.save(values=result)
-            except exception.GlanceImportError as e:
-                LOG.warning('Could not restore the size of image %s: %s',
-                            self.image_id, e)
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def get_flow(image_id, task_id, **kwargs):
