@@ -128,7 +128,8 @@ class Router:
         handler = match.pop('action')
         match.pop('controller', None)
         # No id contains NUL, and some databases refuse it in a query.
-        if any('\x00' in value for value in match.values()
-               if isinstance(value, str)):
+        # Other path values (tags) are validated by their handlers.
+        if any('\x00' in value for name, value in match.items()
+               if name.endswith('_id') and isinstance(value, str)):
             raise exception.NotFound('The resource could not be found.')
         return handler(req, **match)
