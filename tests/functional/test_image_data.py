@@ -13,6 +13,7 @@ from oslo_config import cfg
 
 from glance_import.api import app
 from tests import fixtures
+from tests.functional import imageutil
 
 OCTET = {'Content-Type': 'application/octet-stream'}
 DATA = bytes(range(256)) * 4000  # 1,024,000 bytes
@@ -25,9 +26,7 @@ def _project():
 def _create(client, **body):
     body.setdefault('disk_format', 'raw')
     body.setdefault('container_format', 'bare')
-    resp = client.post('/v2/images', json=body)
-    assert resp.status_code == 201, resp.text
-    return resp.json()['id']
+    return imageutil.create(client, **body)['id']
 
 
 def _upload(client, image_id, data, headers=None):

@@ -11,6 +11,7 @@ from glance_import import context
 from glance_import.db import api as db_api
 from glance_import.store import staging
 from tests import fixtures
+from tests.functional import imageutil
 
 OCTET = {'Content-Type': 'application/octet-stream'}
 DATA = os.urandom(2 * 1024 * 1024 + 3)
@@ -19,9 +20,7 @@ DATA = os.urandom(2 * 1024 * 1024 + 3)
 def _create(client, **body):
     body.setdefault('disk_format', 'raw')
     body.setdefault('container_format', 'bare')
-    resp = client.post('/v2/images', json=body)
-    assert resp.status_code == 201, resp.text
-    return resp.json()['id']
+    return imageutil.create(client, **body)['id']
 
 
 def _stage(client, image_id, data, headers=None):
