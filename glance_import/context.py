@@ -20,6 +20,16 @@ class RequestContext(context.RequestContext):
     def owner(self):
         return self.project_id
 
+    def policy_key(self):
+        """The credentials policy decides on, as a hashable tuple.
+
+        The same values as ``to_policy_values()``, read straight from the
+        attributes: that mapping is slow to iterate and this runs for
+        every policy check.
+        """
+        return tuple(tuple(v) if type(v) is list else v
+                     for v in map(self.__getattribute__, _POLICY_FIELDS))
+
     def elevated(self):
         """An admin copy, for steps acting for the service (copy-image)."""
         ctx = RequestContext(
@@ -34,3 +44,7 @@ def admin_context(project_id=None):
     """A context for the service's own maintenance work."""
     return RequestContext(project_id=project_id, roles=['admin'],
                           is_admin=True, overwrite=False)
+
+
+# Every policy value is the context attribute of the same name.
+_POLICY_FIELDS = tuple(RequestContext(overwrite=False).to_policy_values())

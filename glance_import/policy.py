@@ -5,6 +5,11 @@ Operators override any rule in ``policy.yaml`` (or a legacy
 ``oslopolicy-sample-generator --namespace glance_import`` prints them all.
 """
 
+import re
+import threading
+import time
+
+from oslo_policy import _checks
 from oslo_policy import policy
 
 from glance_import import exception
@@ -171,24 +176,140 @@ def list_rules():
 
 
 _ENFORCER = None
+_DECISIONS = None
 
 
 def get_enforcer(conf=None):
     """The process's enforcer; loads defaults plus the operator's file."""
-    global _ENFORCER
+    global _ENFORCER, _DECISIONS
     if _ENFORCER is None:
         from oslo_config import cfg
         _ENFORCER = policy.Enforcer(conf or cfg.CONF)
         _ENFORCER.register_defaults(list_rules())
         _ENFORCER.load_rules()
+        _DECISIONS = Decisions(_ENFORCER)
     return _ENFORCER
 
 
 def reset():
-    global _ENFORCER
+    global _ENFORCER, _DECISIONS
     if _ENFORCER is not None:
         _ENFORCER.clear()
-    _ENFORCER = None
+    _ENFORCER = _DECISIONS = None
+
+
+_FIELD_RE = re.compile(r'%\(([^)]*)\)')
+_MISSING = object()
+
+
+class Decisions:
+    """Policy decisions, each rule prepared once and outcomes memoised.
+
+    A rule's outcome depends only on the caller's credentials and on the
+    target fields its checks interpolate (``project_id:%(project_id)s``),
+    so decisions are kept under exactly those: a page of images sharing
+    owner and visibility costs one real enforcement, not one per image.
+    Rules with checks whose inputs cannot be known (``http:``, plugins)
+    are keyed on the whole target. oslo.policy looks for a changed policy
+    file on every call; here that happens at most once per
+    ``RELOAD_INTERVAL`` seconds, and a changed rule set drops everything
+    remembered.
+    """
+
+    RELOAD_INTERVAL = 1.0
+    MAX_DECISIONS = 20000
+
+    def __init__(self, enforcer):
+        self.enforcer = enforcer
+        self._lock = threading.Lock()
+        self._rules = enforcer.rules
+        self._loaded_at = time.monotonic()
+        self._fields = {}
+        self._outcomes = {}
+
+    def _reload(self):
+        now = time.monotonic()
+        if now - self._loaded_at < self.RELOAD_INTERVAL \
+                and self._rules is self.enforcer.rules:
+            return
+        with self._lock:
+            self.enforcer.load_rules()
+            self._loaded_at = now
+            if self._rules is not self.enforcer.rules:
+                self._rules = self.enforcer.rules
+                self._fields = {}
+                self._outcomes = {}
+
+    def fields(self, rule):
+        """Target fields *rule* reads, sorted; None for all of them."""
+        try:
+            return self._fields[rule]
+        except KeyError:
+            pass
+        found = set()
+        whole = not self._collect(self._lookup(rule), found, set())
+        fields = None if whole else tuple(sorted(found))
+        self._fields[rule] = fields
+        return fields
+
+    def _lookup(self, rule):
+        # Indexing, as oslo.policy does: an unknown name means the
+        # default rule.
+        try:
+            return self._rules[rule]
+        except KeyError:
+            return None
+
+    def _collect(self, check, found, seen):
+        """Add the fields *check* reads to *found*; False if unknowable."""
+        if check is None or isinstance(check, (_checks.TrueCheck,
+                                               _checks.FalseCheck)):
+            return True
+        if isinstance(check, _checks.NotCheck):
+            return self._collect(check.rule, found, seen)
+        if isinstance(check, (_checks.AndCheck, _checks.OrCheck)):
+            return all(self._collect(c, found, seen) for c in check.rules)
+        if isinstance(check, _checks.RuleCheck):
+            if check.match in seen:
+                return True
+            seen.add(check.match)
+            return self._collect(self._lookup(check.match), found, seen)
+        if type(check) in (_checks.RoleCheck, _checks.GenericCheck):
+            found.update(_FIELD_RE.findall(check.match))
+            return True
+        return False
+
+    def check(self, ctx, rule, target):
+        self._reload()
+        key = self._key(ctx, rule, target)
+        if key is not None:
+            try:
+                return self._outcomes[key]
+            except KeyError:
+                pass
+        try:
+            allowed = self.enforcer.authorize(rule, target, ctx,
+                                              do_raise=False)
+        except policy.InvalidScope:
+            allowed = False
+        if key is not None:
+            if len(self._outcomes) >= self.MAX_DECISIONS:
+                self._outcomes = {}
+            self._outcomes[key] = allowed
+        return allowed
+
+    def _key(self, ctx, rule, target):
+        fields = self.fields(rule)
+        if fields is None:
+            picked = tuple(sorted(target.items()))
+        else:
+            picked = tuple(target.get(f, _MISSING) for f in fields)
+        key = (rule, ctx.policy_key(), picked)
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
 
 def check(ctx, rule, target):
@@ -197,10 +318,8 @@ def check(ctx, rule, target):
     ``authorize`` rather than ``enforce``: a misspelt rule name raises
     PolicyNotRegistered instead of silently falling back to ``default``.
     """
-    try:
-        return get_enforcer().authorize(rule, target, ctx, do_raise=False)
-    except policy.InvalidScope:
-        return False
+    get_enforcer()
+    return _DECISIONS.check(ctx, rule, target)
 
 
 def authorize(ctx, rule, target):
