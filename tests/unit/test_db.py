@@ -168,3 +168,26 @@ def test_task_owner_filter(ctx):
                                     'owner': 'project-a', 'input': {}})
     with pytest.raises(exception.TaskNotFound):
         db_api.task_get(ctx, task['id'], owner='project-b')
+
+
+def test_sqlite_connections_are_pooled_and_tuned(ctx):
+    import sqlalchemy as sa
+    engine = db_api.get_engine()
+    opened = []
+
+    def connected(dbapi_connection, record):
+        opened.append(dbapi_connection)
+    sa.event.listen(engine, 'connect', connected)
+    try:
+        image = _image(ctx)
+        for _ in range(20):
+            db_api.image_get(ctx, image.id)
+    finally:
+        sa.event.remove(engine, 'connect', connected)
+    # One transaction at a time: one connection, kept open.
+    assert len(opened) <= 1
+    with engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        assert driver.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
+        assert driver.execute('PRAGMA busy_timeout').fetchone()[0] == 30000
+        assert driver.execute('PRAGMA foreign_keys').fetchone()[0] == 1
