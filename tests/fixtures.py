@@ -184,9 +184,8 @@ class InProcessService:
         self.thread = None
 
     def start(self):
-        from cheroot import wsgi
-
         from glance_import.api import app
+        from glance_import.cmd import api as api_cmd
         from glance_import.cmd import common
         conf = common.load_config(['--config-file', self.config_file],
                                   'glance-api')
@@ -197,8 +196,9 @@ class InProcessService:
         self._migrate_shared_db(conf)
         app.init_service(conf, auto_migrate=True)
         application = app.load_app(conf)
-        self.server = wsgi.Server(('127.0.0.1', 0), application,
-                                  numthreads=conf.server_threads)
+        # The server glance-import-api runs, on a port of its own.
+        listen_socket = socket.create_server(('127.0.0.1', 0))
+        self.server = api_cmd.make_server(conf, application, listen_socket)
         self.server.prepare()
         self.port = self.server.bind_addr[1]
         self.url = 'http://127.0.0.1:%d' % self.port

@@ -99,9 +99,11 @@ def _config_dirs(conf):
     return dirs
 
 
-def init_service(conf, *, auto_migrate=False):
+def init_service(conf, *, auto_migrate=False, recover=True):
     """Validate configuration and connect the database, policy and stores.
 
+    With *recover*, also resume or revert imports whose process died
+    (a prefork parent leaves that to its workers).
     Raises InvalidConfiguration with one readable message.
     """
     from glance_import.store import backends
@@ -123,6 +125,25 @@ def init_service(conf, *, auto_migrate=False):
     # Remove staged data left by deleted images (one listing, one query).
     from glance_import.store import staging
     staging.startup_cleanup(conf)
+    if recover:
+        _start_recovery(conf)
+
+
+def init_worker(conf, *, recover=True):
+    """Ready a process forked from an initialised one to serve.
+
+    It keeps the parent's application, configuration and policy, and
+    opens its own database connections and store clients.
+    """
+    from glance_import.store import backends
+
+    db_api.configure(conf)
+    backends.configure(conf)
+    if recover:
+        _start_recovery(conf)
+
+
+def _start_recovery(conf):
     # Resume or revert imports whose process died (background thread).
     from glance_import.importer import recovery
     recovery.start(conf)

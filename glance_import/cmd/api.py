@@ -32,12 +32,79 @@ MIN_CHILD_LIFETIME = 1.0
 BACKLOG = 128
 
 
+class FileWrapper:
+    """``wsgi.file_wrapper``: a file body the gateway may sendfile(2).
+
+    Iterating it reads the file in *block_size* pieces, for servers or
+    middleware that do not know it.
+    """
+
+    def __init__(self, filelike, block_size=1024 * 1024):
+        self.filelike = filelike
+        self.block_size = block_size
+
+    def __iter__(self):
+        return iter(lambda: self.filelike.read(self.block_size), b'')
+
+    def close(self):
+        self.filelike.close()
+
+
+class Gateway(wsgi.Gateway_10):
+    """cheroot's WSGI 1.0 gateway, sending file bodies with sendfile(2).
+
+    Image data then goes from the page cache to the socket without
+    passing through Python, as under uwsgi or mod_wsgi.
+    """
+
+    def get_environ(self):
+        env = super().get_environ()
+        env['wsgi.file_wrapper'] = FileWrapper
+        return env
+
+    def respond(self):
+        response = self.req.server.wsgi_app(self.env, self.start_response)
+        try:
+            if isinstance(response, FileWrapper) and self._sendfile(
+                    response.filelike):
+                return
+            # What cheroot does with any other body.
+            for chunk in filter(None, response):
+                if not isinstance(chunk, bytes):
+                    raise ValueError('WSGI Applications must yield bytes')
+                self.write(chunk)
+        finally:
+            self.req.ensure_headers_sent()
+            if hasattr(response, 'close'):
+                response.close()
+
+    def _sendfile(self, f):
+        """Send *f* from its position; False when it must be iterated."""
+        count = self.remaining_bytes_out
+        sock = self.req.conn.socket
+        if (count is None or self.req.chunked_write
+                or self.req.method == b'HEAD'
+                or type(sock) is not socket.socket):
+            return False
+        self.req.ensure_headers_sent()
+        self.req.conn.wfile.flush()
+        sent = sock.sendfile(f, f.tell(), count) if count else 0
+        self.remaining_bytes_out -= sent
+        if sent != count:
+            # The file shrank under us: the client must not take a short
+            # body for the whole image, so the connection is dropped.
+            raise OSError('%d of %d bytes of %s sent'
+                          % (sent, count, getattr(f, 'name', 'a file')))
+        return True
+
+
 class Server(wsgi.Server):
     """cheroot's server, accepting from a socket bound beforehand."""
 
     def __init__(self, listen_socket, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.listen_socket = listen_socket
+        self.gateway = Gateway
 
     def bind(self, family, type, proto=0):
         self.socket = self.listen_socket
@@ -97,11 +164,10 @@ def _serve(conf, application, listen_socket, *, shared=False):
         executor.shutdown()
 
 
-def _run_child(conf, listen_socket):
-    """Body of a forked worker: its own engine, stores and app."""
+def _run_child(conf, application, listen_socket, recover):
+    """Body of a forked worker: the parent's app, its own connections."""
     try:
-        app.init_service(conf)
-        application = app.load_app(conf)
+        app.init_worker(conf, recover=recover)
         _serve(conf, application, listen_socket, shared=True)
     except Exception:
         LOG.exception('Worker %d failed', os.getpid())
@@ -110,26 +176,32 @@ def _run_child(conf, listen_socket):
 
 
 class Parent:
-    """Keeps ``workers`` children alive until told to stop."""
+    """Keeps ``workers`` children alive until told to stop.
 
-    def __init__(self, conf, listen_socket):
+    Worker 0 (and whichever replaces it) scans for abandoned imports: one
+    scanner per node is enough, and it costs each process memory.
+    """
+
+    def __init__(self, conf, application, listen_socket):
         self.conf = conf
+        self.application = application
         self.socket = listen_socket
         self.children = {}
         self.stopping = False
 
-    def spawn(self):
+    def spawn(self, index):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             status = 1
             try:
-                status = _run_child(self.conf, self.socket)
+                status = _run_child(self.conf, self.application,
+                                    self.socket, recover=index == 0)
             finally:
                 logging_flush()
                 os._exit(status)
-        self.children[pid] = time.monotonic()
+        self.children[pid] = (index, time.monotonic())
         LOG.info('Started worker %d', pid)
 
     def stop(self, signum, frame):
@@ -143,22 +215,23 @@ class Parent:
     def run(self):
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        for _ in range(self.conf.workers):
-            self.spawn()
+        for index in range(self.conf.workers):
+            self.spawn(index)
         while self.children:
             try:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            started = self.children.pop(pid, None)
-            if started is None or self.stopping:
+            child = self.children.pop(pid, None)
+            if child is None or self.stopping:
                 continue
+            index, started = child
             LOG.error('Worker %d exited with status %d; restarting',
                       pid, os.waitstatus_to_exitcode(status))
             if time.monotonic() - started < MIN_CHILD_LIFETIME:
                 time.sleep(MIN_CHILD_LIFETIME)
             if not self.stopping:
-                self.spawn()
+                self.spawn(index)
         return 0
 
 
@@ -174,7 +247,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         conf = common.load_config(argv, PROG)
-        app.init_service(conf, auto_migrate=True)
+        app.init_service(conf, auto_migrate=True, recover=not conf.workers)
         application = app.load_app(conf)
         listen_socket = listen(conf)
     except (exception.GlanceImportError, cfg.Error, OSError) as e:
@@ -186,9 +259,10 @@ def main(argv=None):
     if not conf.workers:
         _serve(conf, application, listen_socket)
         return 0
-    # Children open their own database connections.
+    # Children inherit the loaded application (its pages stay shared)
+    # and open their own database connections.
     db_api.dispose()
-    return Parent(conf, listen_socket).run()
+    return Parent(conf, application, listen_socket).run()
 
 
 if __name__ == '__main__':

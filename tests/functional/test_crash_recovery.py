@@ -139,3 +139,35 @@ def test_restart_reverts_when_resuming_is_off(process_factory):
         assert resp.status_code == 202, resp.text
         importutil.wait_status(client, image_id, 'active')
         assert importutil.download(client, image_id) == source.data
+
+
+def test_import_of_a_killed_worker_resumes_in_its_replacement(
+        process_factory):
+    """With prefork workers, the scanning worker's replacement resumes."""
+    import signal
+
+    with held_source() as source:
+        proc = process_factory(_overrides(source, workers=2), name='api')
+        client = fixtures.Client(proc.url)
+        image = importutil.create(client, name='worker-crash')
+        uri = 'http://127.0.0.1:%d/image.raw' % source.server_address[1]
+        resp = importutil.start_import(
+            client, image['id'], {'name': 'web-download', 'uri': uri})
+        assert resp.status_code == 202, resp.text
+        assert source.holding.wait(30), 'the download never started'
+        parent = proc.proc.pid
+        path = '/proc/%d/task/%d/children' % (parent, parent)
+        with open(path) as f:
+            workers = [int(pid) for pid in f.read().split()]
+        assert len(workers) == 2
+        # Whichever worker runs the import, both die; the parent starts
+        # two new ones, and the scanning one takes the import over.
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        source.release.set()
+        # The old keep-alive connection died with its worker.
+        client = fixtures.Client(proc.url)
+        image = importutil.wait_status(client, image['id'], 'active')
+        assert image['checksum'] == hashlib.md5(source.data).hexdigest()
+        assert source.requests == 2
+        assert importutil.download(client, image['id']) == source.data

@@ -266,6 +266,30 @@ def test_download_uses_the_servers_file_wrapper(service, uploaded):
     assert len(wrapped) == 2
 
 
+def test_download_is_sent_with_sendfile(client, uploaded, monkeypatch):
+    import socket
+    sent = []
+    real = socket.socket.sendfile
+
+    def sendfile(sock, f, offset=0, count=None):
+        sent.append((os.path.basename(f.name), offset, count))
+        return real(sock, f, offset, count)
+    monkeypatch.setattr(socket.socket, 'sendfile', sendfile)
+    resp = client.get('/v2/images/%s/file' % uploaded)
+    assert (resp.status_code, resp.content) == (200, DATA)
+    assert sent == [(uploaded, 0, len(DATA))]
+    resp = client.get('/v2/images/%s/file' % uploaded,
+                      headers={'Range': 'bytes=1000-'})
+    assert (resp.status_code, resp.content) == (206, DATA[1000:])
+    assert sent[-1] == (uploaded, 1000, len(DATA) - 1000)
+    # The connection stays usable after a sendfile body.
+    assert client.get('/v2/images/%s' % uploaded).status_code == 200
+    resp = client.get('/v2/images/%s/file' % uploaded,
+                      headers={'Range': 'bytes=0-9'})
+    assert (resp.status_code, resp.content) == (206, DATA[:10])
+    assert len(sent) == 2
+
+
 def test_download_without_data_is_204(client):
     image_id = _create(client)
     resp = client.get('/v2/images/%s/file' % image_id)
