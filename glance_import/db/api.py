@@ -8,6 +8,7 @@ serialization failures are retried by ``retry_on_deadlock``.
 
 import datetime
 import functools
+import json
 import uuid
 
 import sqlalchemy as sa
@@ -136,26 +137,65 @@ _TAGS = models.ImageTag.__table__
 _LOCATIONS = models.ImageLocation.__table__
 # The caller's own membership, joined beside each image row; an alias, so
 # that the visibility filter's membership subqueries stay correlated to
-# nothing but the image.
+# nothing but the image. Without a project there is no membership.
 _CALLER_MEMBERSHIP = models.ImageMember.__table__.alias('caller_membership')
+_SELECT_IMAGES = {
+    False: sa.select(*_IMAGE_COLUMNS, sa.null().label('member_status')),
+    True: sa.select(
+        *_IMAGE_COLUMNS,
+        _CALLER_MEMBERSHIP.c.status.label('member_status')).select_from(
+            _IMAGES.outerjoin(_CALLER_MEMBERSHIP, sa.and_(
+                _CALLER_MEMBERSHIP.c.image_id == _IMAGES.c.id,
+                _CALLER_MEMBERSHIP.c.member == sa.bindparam(
+                    'caller_project')))),
+}
+_GET_IMAGE = {with_project: stmt.where(_IMAGES.c.id == sa.bindparam('id'),
+                                       _IMAGES.c.deleted == sa.false())
+              for with_project, stmt in _SELECT_IMAGES.items()}
+
+
+def _children_statement():
+    """Properties, tags and active locations of some images, in one go.
+
+    Rows are (kind, image id, location id, text a, text b); location
+    metadata comes back as JSON text so the three selects share types.
+    """
+    ids = sa.bindparam('ids', expanding=True)
+    props, tags, locs = _PROPERTIES.c, _TAGS.c, _LOCATIONS.c
+    no_id = sa.cast(sa.null(), sa.Integer)
+    no_text = sa.cast(sa.null(), sa.Text)
+    return sa.union_all(
+        sa.select(sa.literal('p'), props.image_id, no_id,
+                  sa.cast(props.name, sa.Text), props.value).where(
+            props.image_id.in_(ids)),
+        sa.select(sa.literal('t'), tags.image_id, no_id,
+                  sa.cast(tags.value, sa.Text), no_text).where(
+            tags.image_id.in_(ids)),
+        sa.select(sa.literal('l'), locs.image_id, locs.id, locs.value,
+                  sa.cast(locs.meta_data, sa.Text)).where(
+            locs.image_id.in_(ids), locs.status == 'active'))
+
+
+_GET_CHILDREN = _children_statement()
 
 
 def _select_images(ctx):
-    """Image columns plus ``member_status``, the caller's membership."""
-    if not ctx.project_id:
-        return sa.select(*_IMAGE_COLUMNS, sa.null().label('member_status'))
-    mine = _CALLER_MEMBERSHIP
-    return sa.select(*_IMAGE_COLUMNS,
-                     mine.c.status.label('member_status')).select_from(
-        _IMAGES.outerjoin(mine, sa.and_(mine.c.image_id == _IMAGES.c.id,
-                                        mine.c.member == ctx.project_id)))
+    """Image columns plus ``member_status``, the caller's membership.
+
+    Execute with ``_caller(ctx)`` among the parameters.
+    """
+    return _SELECT_IMAGES[bool(ctx.project_id)]
+
+
+def _caller(ctx):
+    return {'caller_project': ctx.project_id} if ctx.project_id else {}
 
 
 def _to_domain(ctx, conn, rows):
     """Domain images for *rows* of ``_select_images``, children included.
 
-    Plain rows rather than ORM objects: reads are the hot path, and three
-    statements load the children of any number of images.
+    Plain rows rather than ORM objects: reads are the hot path, and one
+    more statement loads the children of any number of images.
     """
     images = {}
     for row in rows:
@@ -167,25 +207,22 @@ def _to_domain(ctx, conn, rows):
         images[image.id] = image
     if not images:
         return []
-    ids = list(images)
-    for image_id, name, value in conn.execute(
-            sa.select(_PROPERTIES.c.image_id, _PROPERTIES.c.name,
-                      _PROPERTIES.c.value).where(
-                _PROPERTIES.c.image_id.in_(ids))):
-        images[image_id].properties[name] = value
-    for image_id, value in conn.execute(
-            sa.select(_TAGS.c.image_id, _TAGS.c.value).where(
-                _TAGS.c.image_id.in_(ids))):
-        images[image_id].tags.append(value)
-    for loc_id, image_id, url, metadata, status in conn.execute(
-            sa.select(_LOCATIONS.c.id, _LOCATIONS.c.image_id,
-                      _LOCATIONS.c.value, _LOCATIONS.c.meta_data,
-                      _LOCATIONS.c.status).where(
-                _LOCATIONS.c.image_id.in_(ids),
-                _LOCATIONS.c.status == 'active').order_by(_LOCATIONS.c.id)):
-        images[image_id].locations.append(
-            {'id': loc_id, 'url': url, 'metadata': metadata or {},
-             'status': status})
+    locations = []
+    for kind, image_id, loc_id, a, b in conn.execute(
+            _GET_CHILDREN, {'ids': list(images)}):
+        image = images[image_id]
+        if kind == 'p':
+            image.properties[a] = b
+        elif kind == 't':
+            image.tags.append(a)
+        else:
+            locations.append((loc_id, image, a, json.loads(b or 'null')))
+    # Oldest first, as they were added.
+    for loc_id, image, url, metadata in sorted(locations,
+                                               key=lambda loc: loc[0]):
+        image.locations.append({'id': loc_id, 'url': url,
+                                'metadata': metadata or {},
+                                'status': 'active'})
     for image in images.values():
         image.tags.sort()
     return list(images.values())
@@ -213,9 +250,8 @@ def image_get(ctx, image_id, *, check_visible=True):
         raise exception.ImageNotFound(image_id=image_id)
     with _reader(ctx) as session:
         conn = session.connection()
-        row = conn.execute(_select_images(ctx).where(
-            _IMAGES.c.id == image_id,
-            _IMAGES.c.deleted == sa.false())).first()
+        row = conn.execute(_GET_IMAGE[bool(ctx.project_id)],
+                           dict(_caller(ctx), id=image_id)).first()
         if row is None or (check_visible and not is_visible(
                 ctx, row, row.member_status)):
             raise exception.ImageNotFound(image_id=image_id)
@@ -804,8 +840,8 @@ def image_get_all(ctx, *, visibility=None, member_status='accepted',
     all be present; *properties* must all match.
     ``created_at`` and ``id`` are appended to the sort as tie-breakers.
     The cost is a fixed number of statements whatever the page size: the
-    marker, the page (with the caller's memberships joined), and one
-    query per child table.
+    marker, the page (with the caller's memberships joined), and the
+    children of the page.
     """
     keys, dirs = list(sort_keys), list(sort_dirs)
     for tiebreak in ('created_at', 'id'):
@@ -826,7 +862,7 @@ def image_get_all(ctx, *, visibility=None, member_status='accepted',
             for expr, direction, _ in columns))
         if limit is not None:
             stmt = stmt.limit(limit)
-        rows = conn.execute(stmt).all()
+        rows = conn.execute(stmt, _caller(ctx)).all()
         images = _to_domain(ctx, conn, rows)
     return images, limit is not None and len(rows) == limit
 

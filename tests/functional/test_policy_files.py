@@ -2,6 +2,7 @@
 documentation's task settings."""
 
 import json
+import os
 import uuid
 
 import pytest
@@ -80,3 +81,19 @@ def test_relative_policy_file_is_found_beside_the_config(service_factory):
     svc = service_factory({'oslo_policy.policy_file': 'custom-policy.yaml'})
     member = fixtures.Client(svc.url).as_caller('project-m', roles='member')
     assert member.get('/v2/images').status_code == 403
+
+
+def test_edited_policy_file_applies_to_the_running_service(service_factory,
+                                                           tmp_path):
+    path = tmp_path / 'policy.yaml'
+    path.write_text('"get_images": ""\n')
+    svc = service_factory({'oslo_policy.policy_file': str(path)})
+    member = fixtures.Client(svc.url).as_caller('project-m', roles='member')
+    assert member.get('/v2/images').status_code == 200
+    path.write_text('"get_images": "role:admin"\n')
+    # A later modification time, whatever the filesystem's resolution.
+    mtime = os.stat(path).st_mtime + 5
+    os.utime(path, (mtime, mtime))
+    fixtures.wait_until(
+        lambda: member.get('/v2/images').status_code == 403, timeout=10,
+        message='the edited rule to apply')

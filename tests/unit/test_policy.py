@@ -38,6 +38,8 @@ def enforce(tmp_path):
     load()
     yield load
     policy.reset()
+    # set_defaults changes the shared option objects, cfg.CONF's too.
+    policy_opts.set_defaults(cfg.ConfigOpts(), policy_file='policy.yaml')
 
 
 def _ctx(project, *roles):
