@@ -5,7 +5,6 @@ import logging
 import uuid
 
 import webob
-import webob.dec
 import webob.exc
 from oslo_config import cfg
 
@@ -20,6 +19,8 @@ LOG = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = 'X-Openstack-Request-ID'
 REQUEST_ID_ENV = 'openstack.request_id'
+_REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
+_REQUEST_ID_WSGI = 'HTTP_X_OPENSTACK_REQUEST_ID'
 
 # Keystone's default role implications; applied to trusted headers in
 # the unauthenticated flavor so "X-Roles: admin" behaves as with a token.
@@ -27,7 +28,12 @@ IMPLIED_ROLES = {'admin': ('member', 'reader'), 'member': ('reader',)}
 
 
 class Middleware:
-    """Base for paste filters: ``process(req)`` returns a response."""
+    """Base for paste filters.
+
+    ``process(req)`` returns a response to answer with, or None to pass
+    the request on. Plain WSGI underneath: a layer that only prepares the
+    request builds no response object of its own.
+    """
 
     def __init__(self, application):
         self.application = application
@@ -38,12 +44,14 @@ class Middleware:
             return cls(app)
         return _filter
 
-    @webob.dec.wsgify
-    def __call__(self, req):
-        return self.process(req)
+    def __call__(self, environ, start_response):
+        resp = self.process(webob.Request(environ))
+        if resp is None:
+            return self.application(environ, start_response)
+        return resp(environ, start_response)
 
     def process(self, req):
-        return req.get_response(self.application)
+        return None
 
 
 def error_response(req, exc):
@@ -61,20 +69,27 @@ def error_response(req, exc):
 class RequestId(Middleware):
     """Give every request an id and echo it in the response."""
 
-    def process(self, req):
-        request_id = req.headers.get(REQUEST_ID_HEADER)
+    def __call__(self, environ, start_response):
+        request_id = environ.get(_REQUEST_ID_WSGI)
         if request_id and len(request_id) > CONF.max_request_id_length:
-            return error_response(req, exception.RequestHeaderTooLarge(
+            resp = error_response(webob.Request(environ),
+                                  exception.RequestHeaderTooLarge(
                 'Request id is longer than %d characters.'
                 % CONF.max_request_id_length))
+            return resp(environ, start_response)
         if not request_id:
             request_id = 'req-%s' % uuid.uuid4()
-        req.environ[REQUEST_ID_ENV] = request_id
-        resp = req.get_response(self.application)
-        # A forwarded request answers with the id of the node that did it.
-        resp.headers[REQUEST_ID_HEADER] = req.environ.get(REQUEST_ID_ENV,
-                                                          request_id)
-        return resp
+        environ[REQUEST_ID_ENV] = request_id
+
+        def start_with_id(status, headers, exc_info=None):
+            # A forwarded request answers with the id of the node that
+            # did it.
+            headers = [(k, v) for k, v in headers
+                       if k.lower() != _REQUEST_ID_LOWER]
+            headers.append((REQUEST_ID_HEADER,
+                            environ.get(REQUEST_ID_ENV, request_id)))
+            return start_response(status, headers, exc_info)
+        return self.application(environ, start_with_id)
 
 
 class FaultWrapper(Middleware):
@@ -83,22 +98,27 @@ class FaultWrapper(Middleware):
     Tracebacks go to the log only, never to the client.
     """
 
-    def process(self, req):
+    def __call__(self, environ, start_response):
         try:
-            return req.get_response(self.application)
-        except exception.GlanceImportError as exc:
+            return self.application(environ, start_response)
+        except Exception as exc:
+            resp = self._fault(webob.Request(environ), exc)
+        return resp(environ, start_response)
+
+    @staticmethod
+    def _fault(req, exc):
+        if isinstance(exc, exception.GlanceImportError):
             if exc.status >= 500:
-                LOG.exception('Error serving %s %s', req.method,
-                              _raw_path(req))
+                LOG.error('Error serving %s %s', req.method, _raw_path(req),
+                          exc_info=exc)
             return error_response(req, exc)
-        except webob.exc.HTTPException as exc:
-            return req.get_response(exc)
-        except Exception:
-            LOG.exception('Unexpected error serving %s %s', req.method,
-                          _raw_path(req))
-            return req.get_response(webob.exc.HTTPInternalServerError(
-                explanation='The server has either erred or is incapable '
-                            'of performing the requested operation.'))
+        if isinstance(exc, webob.exc.HTTPException):
+            return exc
+        LOG.error('Unexpected error serving %s %s', req.method,
+                  _raw_path(req), exc_info=exc)
+        return webob.exc.HTTPInternalServerError(
+            explanation='The server has either erred or is incapable of '
+                        'performing the requested operation.')
 
 
 def _raw_path(req):
@@ -136,11 +156,11 @@ class VersionNegotiation(Middleware):
                     path = rest
                 req.path_info = '/v2' + path
                 req.environ['api.version'] = 2
-                return req.get_response(self.application)
+                return None
         if first in allowed:
             req.path_info = '/v2' + rest
             req.environ['api.version'] = 2
-            return req.get_response(self.application)
+            return None
         return versions.list_versions_root(req)
 
 
@@ -165,7 +185,7 @@ class UnauthenticatedContext(Middleware):
             req, user_id=headers.get('X-User-Id'), project_id=project_id,
             roles=roles, auth_token=headers.get('X-Auth-Token'),
             service_catalog=_trusted_catalog(headers))
-        return req.get_response(self.application)
+        return None
 
 
 def _trusted_catalog(headers):
@@ -192,7 +212,7 @@ class KeystoneContext(Middleware):
             req.environ[util.CONTEXT_KEY] = _make_context(
                 req, user_id=None, project_id=None, roles=[],
                 read_only=True)
-            return req.get_response(self.application)
+            return None
         catalog = None
         if headers.get('X-Service-Catalog'):
             try:
@@ -215,7 +235,7 @@ class KeystoneContext(Middleware):
             system_scope=headers.get('Openstack-System-Scope'),
             service_roles=[r.strip().lower() for r in headers.get(
                 'X-Service-Roles', '').split(',') if r.strip()])
-        return req.get_response(self.application)
+        return None
 
 
 def _roles(value, default=()):

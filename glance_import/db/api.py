@@ -90,6 +90,12 @@ def _reader(ctx):
     return _FACADE.reader.using(ctx)
 
 
+def _read_connection(ctx):
+    """A Core connection in a read transaction: no ORM session to set up
+    for the hot read paths."""
+    return _FACADE.reader.connection.using(ctx)
+
+
 def _sqlite_busy(error):
     # SQLite refuses at once (no waiting) when two transactions that
     # both read want to write; the loser can simply start again.
@@ -248,8 +254,7 @@ def image_get(ctx, image_id, *, check_visible=True):
     """
     if not isinstance(image_id, str) or len(image_id) > 36:
         raise exception.ImageNotFound(image_id=image_id)
-    with _reader(ctx) as session:
-        conn = session.connection()
+    with _read_connection(ctx) as conn:
         row = conn.execute(_GET_IMAGE[bool(ctx.project_id)],
                            dict(_caller(ctx), id=image_id)).first()
         if row is None or (check_visible and not is_visible(
@@ -849,11 +854,9 @@ def image_get_all(ctx, *, visibility=None, member_status='accepted',
             keys.append(tiebreak)
             dirs.append(dirs[-1] if dirs else 'desc')
     columns = _sort_columns(keys, dirs)
-    with _reader(ctx) as session:
-        conds = _list_conditions(ctx, visibility, member_status,
-                                 column_filters, tags, properties or {},
-                                 os_hidden)
-        conn = session.connection()
+    conds = _list_conditions(ctx, visibility, member_status, column_filters,
+                             tags, properties or {}, os_hidden)
+    with _read_connection(ctx) as conn:
         if marker is not None:
             conds.append(_after_marker(columns,
                                        _marker_row(conn, ctx, marker)))
