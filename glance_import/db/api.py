@@ -749,18 +749,28 @@ _COLUMN_OPS = {
 
 
 def _allowed_images(ctx, member_status):
-    """Images the caller may see at all (None: no restriction for admins)."""
-    image = models.Image
+    """Images the caller may see at all (None: no restriction for admins).
+
+    Bound to ``caller_project`` (see ``_caller``).
+    """
     if ctx.is_admin:
         return None
+    return _visible_to(bool(ctx.project_id), member_status)
+
+
+@functools.lru_cache(maxsize=16)
+def _visible_to(with_project, member_status):
+    # Built once per shape: the project is a bound parameter.
+    image = models.Image
     allowed = [image.visibility.in_(('public', 'community'))]
-    if ctx.project_id:
+    if with_project:
+        project = sa.bindparam('caller_project')
         shared_with_me = sa.select(models.ImageMember.image_id).where(
-            models.ImageMember.member == ctx.project_id)
+            models.ImageMember.member == project)
         if member_status != 'all':
             shared_with_me = shared_with_me.where(
                 models.ImageMember.status == member_status)
-        allowed.append(image.owner == ctx.project_id)
+        allowed.append(image.owner == project)
         allowed.append(sa.and_(image.visibility == 'shared',
                                image.id.in_(shared_with_me)))
     return sa.or_(*allowed)
@@ -778,7 +788,8 @@ def _list_conditions(ctx, visibility, member_status, column_filters, tags,
         # Community images appear only to their owner unless asked for.
         community_ok = [image.visibility != 'community']
         if ctx.project_id:
-            community_ok.append(image.owner == ctx.project_id)
+            community_ok.append(
+                image.owner == sa.bindparam('caller_project'))
         conds.append(sa.or_(*community_ok))
     elif visibility != 'all':
         conds.append(image.visibility == visibility)
@@ -800,6 +811,11 @@ def _list_conditions(ctx, visibility, member_status, column_filters, tags,
 
 def _sort_columns(keys, dirs):
     """(expression, direction, key) triples; nullable keys become two."""
+    return _sort_columns_for(tuple(keys), tuple(dirs))
+
+
+@functools.lru_cache(maxsize=256)
+def _sort_columns_for(keys, dirs):
     out = []
     for key, direction in zip(keys, dirs, strict=True):
         col = getattr(models.Image, key)
@@ -876,7 +892,7 @@ def _marker_row(conn, ctx, marker):
     allowed = _allowed_images(ctx, 'all')
     if allowed is not None:
         stmt = stmt.where(allowed)
-    row = conn.execute(stmt).first()
+    row = conn.execute(stmt, _caller(ctx)).first()
     if row is None:
         raise exception.BadRequest(
             'Invalid marker. Image %s could not be found.' % marker)
