@@ -177,8 +177,12 @@ def warm(path):
             pass
 
 
-def disk_floor(directory, size):
-    """Raw sequential write (ending in fdatasync) and cold read, MB/s."""
+def disk_floor(directory, size, rounds=3):
+    """Raw sequential write (ending in fdatasync) and cold read, MB/s.
+
+    The read is the best of *rounds* cold reads: a virtual disk's speed
+    wanders, and the downloads it is compared with are best-of too.
+    """
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, 'disk-floor.tmp')
     block = os.urandom(IO_CHUNK)
@@ -193,14 +197,17 @@ def disk_floor(directory, size):
         finally:
             os.close(fd)
         write_s = time.perf_counter() - start
-        evict([path])
         buf = bytearray(IO_CHUNK)
-        start = time.perf_counter()
-        read = 0
-        with open(path, 'rb', buffering=0) as f:
-            while n := f.readinto(buf):
-                read += n
-        read_s = time.perf_counter() - start
+        read_s = None
+        for _ in range(rounds):
+            evict([path])
+            start = time.perf_counter()
+            read = 0
+            with open(path, 'rb', buffering=0) as f:
+                while n := f.readinto(buf):
+                    read += n
+            elapsed = time.perf_counter() - start
+            read_s = elapsed if read_s is None else min(read_s, elapsed)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -364,8 +371,21 @@ def glance_direct(ep, path, size, digests=None, memory_pid=None,
     return result
 
 
-def download(ep, image_id, size, evict_dirs=(), digests=None):
-    """GET the image data; throughput in MB/s (cold cache if evicting)."""
+def download(ep, image_id, size, evict_dirs=(), digests=None, rounds=1):
+    """GET the image data; throughput in MB/s (cold cache if evicting).
+
+    With several *rounds*, the fastest is kept (each from a cold cache).
+    """
+    best = None
+    for _ in range(rounds):
+        result = _download_once(ep, image_id, size, evict_dirs, digests)
+        if best is None or result['download_s'] < best['download_s']:
+            best = result
+    best['rounds'] = rounds
+    return best
+
+
+def _download_once(ep, image_id, size, evict_dirs, digests):
     evict(evict_dirs)
     buf = bytearray(IO_CHUNK)
     conn = ep.connect()
@@ -656,7 +676,7 @@ def run(ep, workdir, profile, server_pid=None, evict_dirs=(), http_port=0,
                 % (r['create_s'], r['stage_s'], r['import_s'],
                    r['total_s']))
             results['direct'][str(size)] = r
-            d = download(ep, r['image_id'], size, evict_dirs)
+            d = download(ep, r['image_id'], size, evict_dirs, rounds=3)
             log('  download %.0f MB/s' % d['download_MBps'])
             results['download'][str(size)] = d
             if cleanup:

@@ -221,7 +221,7 @@ class Run:
                          'tree PSS %(tree_pss_MB).0f MB' % r['stage_memory'])
             try:
                 d = bench.download(ep, r['image_id'], size,
-                                   [server.store_dir])
+                                   [server.store_dir], rounds=3)
                 self.results[name]['download'][str(size)] = d
                 self.log('  download %.0f MB/s' % d['download_MBps'])
             finally:
