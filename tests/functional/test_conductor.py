@@ -117,11 +117,7 @@ def test_api_posts_jobs_conductor_runs_them(cluster, board_name, tmp_path):
         source.release.set()
         proc = api(source)
         client = fixtures.Client(proc.url)
-        image = importutil.create(client, name='job')
-        uri = 'http://127.0.0.1:%d/x' % source.server_address[1]
-        resp = importutil.start_import(
-            client, image['id'], {'name': 'web-download', 'uri': uri})
-        assert resp.status_code == 202, resp.text
+        image = crash.start_import_from(source, client, 'job')
         # Nobody runs it until a conductor is there.
         assert _jobs(board_name) == 1
         assert importutil.tasks(client, image['id'])[0]['status'] == \

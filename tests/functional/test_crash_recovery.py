@@ -76,14 +76,20 @@ def _overrides(source, **extra):
     return overrides
 
 
-def _kill_during_download(process_factory, source, **extra):
-    proc = process_factory(_overrides(source, **extra), name='api')
-    client = fixtures.Client(proc.url)
-    image = importutil.create(client, name='crash')
+def start_import_from(source, client, name):
+    """A web-download import of *source*'s image, accepted; the image."""
+    image = importutil.create(client, name=name)
     uri = 'http://127.0.0.1:%d/image.raw' % source.server_address[1]
     resp = importutil.start_import(
         client, image['id'], {'name': 'web-download', 'uri': uri})
     assert resp.status_code == 202, resp.text
+    return image
+
+
+def _kill_during_download(process_factory, source, **extra):
+    proc = process_factory(_overrides(source, **extra), name='api')
+    client = fixtures.Client(proc.url)
+    image = start_import_from(source, client, 'crash')
     assert source.holding.wait(30), 'the download never started'
     staged = os.path.join(proc.directory, 'staging', image['id'])
     fixtures.wait_until(lambda: os.path.exists(staged),
@@ -149,11 +155,7 @@ def test_import_of_a_killed_worker_resumes_in_its_replacement(
     with held_source() as source:
         proc = process_factory(_overrides(source, workers=2), name='api')
         client = fixtures.Client(proc.url)
-        image = importutil.create(client, name='worker-crash')
-        uri = 'http://127.0.0.1:%d/image.raw' % source.server_address[1]
-        resp = importutil.start_import(
-            client, image['id'], {'name': 'web-download', 'uri': uri})
-        assert resp.status_code == 202, resp.text
+        image = start_import_from(source, client, 'worker-crash')
         assert source.holding.wait(30), 'the download never started'
         parent = proc.proc.pid
         path = '/proc/%d/task/%d/children' % (parent, parent)
