@@ -347,6 +347,9 @@ def test_list_costs_a_constant_number_of_statements(client, service):
                          marker=ids(_get(user, **params))[0])
             costs.append((cost, _statements_for(user, counter, paged)[0]))
         assert costs[0] == costs[1]
-        assert costs[0][0] <= 6
+        # The page and its children; with a marker, the marker too (and
+        # on SQLite the BEGIN oslo.db sends).
+        assert costs[0][0] <= 3
+        assert costs[0][1] <= 4
     finally:
         sa.event.remove(engine, 'before_cursor_execute', counter)
