@@ -182,16 +182,44 @@ def _requested_range(req, size):
     return start, min(end, size - 1) - start + 1
 
 
-def _ordered_locations(image):
-    """Locations heaviest store first; the first readable one serves."""
-    return sorted(image.locations, key=lambda loc: -backends.store_weight(
-        CONF, loc['metadata'].get('store')))
+def _ordered_locations(image, prefer=()):
+    """Locations of the *prefer* stores first, in that order, then the
+    heaviest store first; the first readable one serves."""
+    def rank(loc):
+        store = loc['metadata'].get('store')
+        if store in prefer:
+            return (0, prefer.index(store))
+        return (1, -backends.store_weight(CONF, store))
+    return sorted(image.locations, key=rank)
 
 
-def _open_data(req, ctx, image, offset, length):
+def _preferred_stores(req, ctx, image):
+    """The stores of ``?prefer=a,b`` (multi-store only; needs the
+    download_from_store policy)."""
+    try:
+        values = req.GET.getall('prefer')
+    except UnicodeDecodeError:
+        raise exception.BadRequest('The query string is not valid UTF-8.')
+    if not values:
+        return ()
+    if not backends.is_multi_store(CONF):
+        raise exception.BadRequest(
+            'The prefer parameter needs multiple stores (enabled_backends).')
+    prefer = [s.strip() for value in values for s in value.split(',')]
+    known = backends.store_ids(CONF)
+    for store in prefer:
+        if store not in known:
+            raise exception.BadRequest(
+                'Invalid prefer parameter: store %r is not configured.'
+                % store)
+    policy.authorize_image(ctx, policy.DOWNLOAD_FROM_STORE, image)
+    return tuple(prefer)
+
+
+def _open_data(req, ctx, image, offset, length, prefer=()):
     """An app_iter over the first readable location of *image*."""
     missing = None
-    for location in _ordered_locations(image):
+    for location in _ordered_locations(image, prefer):
         path = backends.local_path(location)
         file_wrapper = req.environ.get('wsgi.file_wrapper')
         # A server-side file wrapper sends to EOF: use it when the
@@ -226,6 +254,7 @@ def download_image_data(req, image_id):
     ctx = util.context(req)
     image = db_api.image_get(ctx, image_id)
     policy.authorize_image(ctx, policy.DOWNLOAD_IMAGE, image)
+    prefer = _preferred_stores(req, ctx, image)
     if image.status == images.DEACTIVATED and not ctx.is_admin:
         raise exception.Forbidden(
             'The requested image has been deactivated. Image data download '
@@ -238,7 +267,7 @@ def download_image_data(req, image_id):
     resp = webob.Response(status=206 if wanted else 200,
                           content_type=OCTET_STREAM)
     resp.app_iter = _open_data(req, ctx, image, offset,
-                               length if wanted else None)
+                               length if wanted else None, prefer)
     if length is not None:
         resp.content_length = length
     if image.checksum:

@@ -196,3 +196,68 @@ def test_reconfiguring_replaces_the_stores(service_factory, tmp_path):
     assert _upload(client, image_id, 'fast').status_code == 400
     assert _upload(client, image_id).status_code == 204
     assert os.listdir(tmp_path / 'only') == [image_id]
+
+
+def test_download_prefers_the_named_stores(multi, admin, monkeypatch):
+    import socket
+    image_id = _create(admin)
+    assert _upload(admin, image_id).status_code == 204
+    _add_copy(image_id, 'cheap')
+    read_from = []
+    real = socket.socket.sendfile
+
+    def sendfile(sock, f, offset=0, count=None):
+        read_from.append(os.path.basename(os.path.dirname(f.name)))
+        return real(sock, f, offset, count)
+    monkeypatch.setattr(socket.socket, 'sendfile', sendfile)
+    path = '/v2/images/%s/file' % image_id
+    # The heaviest store by default, the preferred one when asked.
+    assert admin.get(path).content == DATA
+    assert admin.get(path, params={'prefer': 'cheap'}).content == DATA
+    assert admin.get(path, params={'prefer': 'web,cheap,fast'}).content \
+        == DATA
+    assert read_from == ['fast', 'cheap', 'cheap']
+    # The data is served from the others when the preferred copy is gone.
+    os.unlink(os.path.join(os.path.dirname(multi.directory), 'stores',
+                           'cheap', image_id))
+    resp = admin.get(path, params={'prefer': 'cheap'})
+    assert (resp.status_code, resp.content) == (200, DATA)
+    assert read_from[-1] == 'fast'
+
+
+def test_download_prefer_errors(multi, admin):
+    image_id = _create(admin)
+    assert _upload(admin, image_id).status_code == 204
+    path = '/v2/images/%s/file' % image_id
+    resp = admin.get(path, params={'prefer': 'nowhere'})
+    assert resp.status_code == 400
+    assert 'nowhere' in resp.text
+    assert admin.get(path, params={'prefer': 'fast,'}).status_code == 400
+    owner = admin.as_caller('p-%s' % uuid.uuid4().hex[:8])
+    owned = _create(owner)
+    assert _upload(owner, owned).status_code == 204
+    assert owner.get('/v2/images/%s/file' % owned,
+                     params={'prefer': 'fast'}).content == DATA
+
+
+def test_download_prefer_needs_multiple_stores(client, service):
+    image_id = _create(client)
+    assert _upload(client, image_id).status_code == 204
+    resp = client.get('/v2/images/%s/file' % image_id,
+                      params={'prefer': 'fast'})
+    assert resp.status_code == 400
+    assert 'enabled_backends' in resp.text
+
+
+def test_download_prefer_checks_its_policy(service_factory, tmp_path):
+    policy_file = tmp_path / 'policy.yaml'
+    policy_file.write_text('"download_from_store": "role:admin"\n')
+    overrides = _multi_store(str(tmp_path / 'stores'))
+    overrides['oslo_policy.policy_file'] = str(policy_file)
+    svc = service_factory(overrides)
+    owner = fixtures.Client(svc.url).as_caller('p-%s' % uuid.uuid4().hex[:8])
+    image_id = _create(owner)
+    assert _upload(owner, image_id).status_code == 204
+    path = '/v2/images/%s/file' % image_id
+    assert owner.get(path).content == DATA
+    assert owner.get(path, params={'prefer': 'fast'}).status_code == 403
