@@ -175,6 +175,11 @@ class StoreError(ServiceUnavailable):
     message = 'Image storage failed: %(reason)s'
 
 
+class InUseByStore(Conflict):
+    """The store keeps the data for something else (an RBD clone)."""
+    message = 'The image data is in use: %(reason)s'
+
+
 class ImportTaskError(GlanceImportError):
     """An import step failed; the text becomes the task's message."""
     message = '%(reason)s'

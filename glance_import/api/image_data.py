@@ -357,6 +357,12 @@ def delete_from_store(req, store_id, image_id):
             'Consider deleting the image instead if you want to remove all '
             'image data.')
     for location in matching:
-        backends.delete(location, context=ctx)
+        try:
+            backends.delete(location, context=ctx)
+        except exception.InUseByStore as e:
+            # The location stays: the data is still there.
+            raise exception.Conflict(
+                'The data for Image %s could not be deleted because it is '
+                'in use: %s' % (image.id, e.msg))
         db_api.image_remove_location(ctx, image.id, location['id'])
     return util.empty_response(204)

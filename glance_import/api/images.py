@@ -7,6 +7,7 @@ too, since only this resource uses them.
 """
 
 import datetime
+import logging
 import re
 import urllib.parse
 
@@ -22,6 +23,7 @@ from glance_import.api import util
 from glance_import.db import api as db_api
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 UUID_RE = re.compile(schemas.UUID_PATTERN)
 
@@ -800,13 +802,39 @@ def delete_image(req, image_id):
         raise exception.Forbidden(
             'Image %s is protected and cannot be deleted.' % image.id)
     image_domain.check_transition(image, image_domain.DELETED)
-    locations = db_api.image_delete(ctx, image.id)
     # Imported lazily: the store layer pulls in glance_store drivers.
     from glance_import.store import backends
     from glance_import.store import staging
-    backends.delete_all(locations)
+    tried = _delete_remote_data_first(ctx, image, backends)
+    locations = db_api.image_delete(ctx, image.id)
+    backends.delete_all(loc for loc in locations if loc['id'] not in tried)
     staging.delete(CONF, image.id)
     return util.empty_response()
+
+
+def _delete_remote_data_first(ctx, image, backends):
+    """Delete the data in glance_store backends before the record.
+
+    As in Glance, a store that keeps the data for someone else (an RBD
+    image with clones used by servers or volumes) refuses, and then the
+    image stays with a 409. Any other failure is logged and the image is
+    deleted all the same, as before. Returns the locations tried.
+    """
+    tried = set()
+    for location in image.locations:
+        if backends.local_path(location) is not None:
+            continue    # our own files are never in use elsewhere
+        try:
+            backends.delete(location, context=ctx)
+        except exception.InUseByStore as e:
+            raise exception.Conflict(
+                'Image %s could not be deleted because it is in use: %s'
+                % (image.id, e.msg))
+        except exception.GlanceImportError as e:
+            LOG.warning('Could not delete the data of image %s at %s: %s',
+                        image.id, location['url'], e.msg)
+        tried.add(location['id'])
+    return tried
 
 
 # Tags ------------------------------------------------------------------

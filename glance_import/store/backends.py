@@ -486,6 +486,8 @@ def _store_error(e):
         return exception.NotFound('Image data not found in the store.')
     if isinstance(e, gs_exc.UnknownScheme):
         return exception.BadRequest(str(e))
+    if isinstance(e, gs_exc.InUseByStore):
+        return exception.InUseByStore(reason=str(e))
     return exception.StoreError(reason=str(e))
 
 
@@ -581,7 +583,12 @@ def _truncate(chunks, length):
 
 
 def delete(location: dict, *, context=None) -> None:
-    """Remove the data of *location*; already missing data is fine."""
+    """Remove the data of *location*; already missing data is fine, and
+    so is data a read-only store only points at.
+
+    Raises InUseByStore (409) when the store keeps the data for someone
+    else, StoreError (503) when it cannot be reached.
+    """
     _native, path = _native_for(location)
     if path is not None:
         try:
@@ -606,6 +613,11 @@ def delete(location: dict, *, context=None) -> None:
                                              context=context)
     except gs_exc.NotFound:
         pass
+    except gs_exc.StoreDeleteNotSupported:
+        # Read-only stores (http) only point at data that lives on:
+        # dropping the location is all there is to do, as in Glance.
+        LOG.debug('Not deleting %s: its store cannot delete',
+                  location['url'])
     except gs_exc.GlanceStoreException as e:
         raise _store_error(e)
     except Exception as e:

@@ -178,6 +178,28 @@ def rbd_images(settings):
         cluster.shutdown()
 
 
+@contextlib.contextmanager
+def rbd_clone(settings, image_id):
+    """A clone of the image's protected snapshot, as Nova or Cinder make
+    for a server's or a volume's disk; removed on exit."""
+    import rados
+    import rbd
+    cluster = rados.Rados(conffile=settings['GI_CEPH_CONF'],
+                          rados_id=settings['GI_RBD_USER'])
+    cluster.connect(timeout=30)
+    name = 'clone-%s' % image_id
+    try:
+        with cluster.open_ioctx(settings['GI_RBD_POOL']) as ioctx:
+            rbd.RBD().clone(ioctx, image_id, 'snap', ioctx, name,
+                            features=rbd.RBD_FEATURE_LAYERING)
+            try:
+                yield name
+            finally:
+                rbd.RBD().remove(ioctx, name)
+    finally:
+        cluster.shutdown()
+
+
 def s3_client(settings):
     import boto3
     from botocore import config

@@ -206,6 +206,32 @@ def test_copy_image_to_every_other_store(admin, storage, stores_dir,
     assert su.objects_of(storage, order[-1], image['id'], stores_dir) == []
 
 
+def test_rbd_data_a_clone_depends_on_is_kept(admin, storage, stores_dir):
+    """RBD data with a clone (a server's or a volume's disk) is in use:
+    deleting that copy or the image is a 409 and nothing is lost; once
+    the clone is gone both work."""
+    image = iu.create(admin, name='cloned')
+    assert _upload(admin, image['id'], DATA, 'ceph').status_code == 204
+    resp = iu.start_import(admin, image['id'], 'copy-image',
+                           stores=['local'])
+    assert resp.status_code == 202, resp.text
+    assert iu.wait_task(admin, image['id'])['status'] == 'success'
+    with su.rbd_clone(storage, image['id']) as clone:
+        resp = admin.delete('/v2/stores/ceph/%s' % image['id'])
+        assert resp.status_code == 409, resp.text
+        assert 'in use' in resp.text
+        resp = admin.delete('/v2/images/%s' % image['id'])
+        assert resp.status_code == 409, resp.text
+        assert _stores_of(_check_data(admin, image['id'], DATA)) == \
+            ['ceph', 'local']
+        assert {image['id'], clone} <= su.rbd_images(storage)
+    resp = admin.delete('/v2/stores/ceph/%s' % image['id'])
+    assert resp.status_code == 204, resp.text
+    assert image['id'] not in su.rbd_images(storage)
+    assert admin.delete('/v2/images/%s' % image['id']).status_code == 204
+    assert su.objects_of(storage, 'local', image['id'], stores_dir) == []
+
+
 # Single-store deployments ---------------------------------------------------
 
 def _single_store(settings, kind):

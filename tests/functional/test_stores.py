@@ -9,6 +9,7 @@ import pytest
 from oslo_config import cfg
 
 from glance_import import context
+from glance_import import exception
 from glance_import.db import api as db_api
 from glance_import.store import backends
 from tests import fixtures
@@ -261,3 +262,34 @@ def test_download_prefer_checks_its_policy(service_factory, tmp_path):
     path = '/v2/images/%s/file' % image_id
     assert owner.get(path).content == DATA
     assert owner.get(path, params={'prefer': 'fast'}).status_code == 403
+
+
+def test_data_in_use_by_its_store_is_kept(multi, admin, monkeypatch):
+    """A store that keeps the data for someone else (RBD clones; see
+    test_storage_backends for the real one) makes both deletes 409."""
+    image_id = _create(admin)
+    assert _upload(admin, image_id).status_code == 204
+    url = 'http://127.0.0.1:9/images/%s' % image_id
+    db_api.image_add_location(context.admin_context(), image_id, url,
+                              {'store': 'web'})
+    real = backends.delete
+
+    def delete(location, **kwargs):
+        if location['url'] == url:
+            raise exception.InUseByStore(reason='it has clones')
+        return real(location, **kwargs)
+    monkeypatch.setattr(backends, 'delete', delete)
+    resp = admin.delete('/v2/stores/web/%s' % image_id)
+    assert resp.status_code == 409
+    assert 'in use: ' in resp.text and 'it has clones' in resp.text
+    resp = admin.delete('/v2/images/%s' % image_id)
+    assert resp.status_code == 409
+    image = admin.get('/v2/images/%s' % image_id).json()
+    assert (image['status'], sorted(image['stores'].split(','))) == \
+        ('active', ['fast', 'web'])
+    assert admin.get('/v2/images/%s/file' % image_id).content == DATA
+    assert _files(multi, 'fast') == [image_id]
+    monkeypatch.setattr(backends, 'delete', real)
+    assert admin.delete('/v2/stores/web/%s' % image_id).status_code == 204
+    assert admin.delete('/v2/images/%s' % image_id).status_code == 204
+    assert _files(multi, 'fast') == []

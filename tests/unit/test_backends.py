@@ -264,3 +264,13 @@ def test_native_location(tmp_path):
     stored = backends.add(conf, image_id, [b'x'], store_id='slow')
     assert stored.location == backends.native_location(conf, image_id,
                                                        'slow')
+
+
+def test_store_errors_map_to_statuses():
+    from glance_store import exceptions as gs_exc
+    in_use = backends._store_error(gs_exc.InUseByStore())
+    assert isinstance(in_use, exception.InUseByStore)
+    assert in_use.status == 409
+    assert backends._store_error(gs_exc.NotFound()).status == 404
+    assert backends._store_error(gs_exc.StorageFull()).status == 413
+    assert backends._store_error(gs_exc.BackendException()).status == 503
