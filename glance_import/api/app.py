@@ -19,6 +19,7 @@ from glance_import import config
 from glance_import import exception
 from glance_import import policy
 from glance_import.api import routes
+from glance_import.api import schemas
 from glance_import.db import api as db_api
 
 CONF = cfg.CONF
@@ -121,6 +122,7 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     _check_schema(conf, auto_migrate)
     policy.reset()
     policy.get_enforcer(conf)
+    schemas.load_custom_properties(conf)
     backends.configure(conf)
     # Remove staged data left by deleted images (one listing, one query).
     from glance_import.store import staging

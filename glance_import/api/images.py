@@ -561,7 +561,7 @@ def _parse_operation(item, media_type):
         if root not in PATCH_BASE:
             image_domain.check_property_name(root)
         fragment = value if len(path) == 1 else [value]
-        schemas.validate_image({root: fragment})
+        schemas.validate_image({root: fragment}, whole=False)
     return {'op': op, 'path': path, 'value': value}
 
 

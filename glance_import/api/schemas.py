@@ -6,6 +6,8 @@ schema also validates POST /v2/images bodies and PATCH values.
 """
 
 import functools
+import json
+import logging
 
 import jsonschema
 from oslo_config import cfg
@@ -15,6 +17,11 @@ from glance_import import images as image_domain
 from glance_import.api import util
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+CUSTOM_PROPERTIES_FILE = 'schema-image.json'
+# (properties, required names) from the operator's schema-image.json.
+_CUSTOM = ({}, ())
 
 UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
                 '-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$')
@@ -114,15 +121,81 @@ def _image_properties(disk_formats, container_formats):
 
 @functools.lru_cache(maxsize=8)
 def _image_schema(disk_formats, container_formats):
-    return {
+    custom, required = _CUSTOM
+    schema = {
         'name': 'image',
-        'properties': _image_properties(disk_formats, container_formats),
-        # Custom properties are free-form strings.
+        'properties': dict(
+            _image_properties(disk_formats, container_formats), **custom),
+        # Other properties are free-form strings.
         'additionalProperties': {'type': 'string'},
         'links': [{'rel': 'self', 'href': '{self}'},
                   {'rel': 'enclosure', 'href': '{file}'},
                   {'rel': 'describedby', 'href': '{schema}'}],
     }
+    if required:
+        schema['required'] = list(required)
+    return schema
+
+
+def load_custom_properties(conf=CONF):
+    """Merge the operator's ``schema-image.json`` into the image schema.
+
+    The file is looked for beside the configuration files, then in
+    oslo.config's usual places (``/etc/glance`` ...). It maps property
+    names to JSON schemas, or has that mapping under ``properties`` with
+    an optional ``required`` list. A property clashing with a base one,
+    or a file that is not a valid schema, stops the service with one
+    readable message. Without the file there are no custom properties.
+    """
+    global _CUSTOM
+    path = conf.find_file(CUSTOM_PROPERTIES_FILE)
+    if path is None:
+        LOG.debug('No %s found; no custom image properties',
+                  CUSTOM_PROPERTIES_FILE)
+        custom = ({}, ())
+    else:
+        custom = _read_custom_properties(path)
+        LOG.info('Custom image properties from %s: %s', path,
+                 ', '.join(sorted(custom[0])) or 'none')
+    _CUSTOM = custom
+    _image_schema.cache_clear()
+    _image_validator.cache_clear()
+
+
+def _read_custom_properties(path):
+    def invalid(reason):
+        return exception.InvalidConfiguration(
+            'Custom image properties in %s: %s' % (path, reason))
+    try:
+        with open(path, encoding='utf-8') as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise invalid(e)
+    if not isinstance(doc, dict):
+        raise invalid('expected a JSON object')
+    if isinstance(doc.get('properties'), dict):
+        properties, required = doc['properties'], doc.get('required', [])
+    else:
+        properties, required = doc, []
+    if not isinstance(required, list) or not all(
+            isinstance(name, str) for name in required):
+        raise invalid('"required" must be a list of property names')
+    base = _image_properties((), ())
+    clashes = sorted(set(properties) & set(base))
+    if clashes:
+        raise invalid('%s already defined by the image schema'
+                      % ', '.join(clashes))
+    for name, schema in properties.items():
+        if not isinstance(schema, dict):
+            raise invalid('property %s: expected a JSON object' % name)
+        try:
+            jsonschema.Draft4Validator.check_schema(schema)
+        except jsonschema.exceptions.SchemaError as e:
+            raise invalid('property %s: %s' % (name, e.message))
+    unknown = sorted(set(required) - set(properties) - set(base))
+    if unknown:
+        raise invalid('required names no property: %s' % ', '.join(unknown))
+    return properties, tuple(required)
 
 
 def image_schema(conf=CONF):
@@ -222,20 +295,22 @@ TASKS_SCHEMA = _collection('tasks', {
 
 
 @functools.lru_cache(maxsize=8)
-def _image_validator(disk_formats, container_formats):
+def _image_validator(disk_formats, container_formats, whole):
     schema = _image_schema(disk_formats, container_formats)
+    if not whole:
+        schema = {k: v for k, v in schema.items() if k != 'required'}
     return jsonschema.Draft4Validator(schema)
 
 
-def validate_image(doc, conf=CONF):
-    """Raise 400 unless *doc* (a whole image or a fragment) fits the schema.
+def validate_image(doc, conf=CONF, *, whole=True):
+    """Raise 400 unless *doc* fits the image schema.
 
-    The schema has no required keys, so a PATCH value is checked by
-    validating ``{attribute: value}``.
+    A PATCH value is checked as a fragment, ``{attribute: value}``
+    (*whole* False): required properties are then not asked for.
     """
     validator = _image_validator(
         tuple(conf.image_format.disk_formats),
-        tuple(conf.image_format.container_formats))
+        tuple(conf.image_format.container_formats), whole)
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
         raise exception.BadRequest(

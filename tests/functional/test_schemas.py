@@ -1,8 +1,12 @@
 """GET /v2/schemas/*: shapes clients build their models from."""
 
+import json
+import os
+
 import jsonschema
 import pytest
 
+from glance_import import exception
 from tests import fixtures
 from tests.functional.imageutil import create
 
@@ -77,3 +81,84 @@ def test_responses_validate_against_schemas(client):
     jsonschema.validate(member, client.get('/v2/schemas/member').json())
     members = client.get('/v2/images/%s/members' % image['id']).json()
     jsonschema.validate(members, client.get('/v2/schemas/members').json())
+
+
+# Custom properties: schema-image.json ---------------------------------------
+
+SHIPPED = os.path.join(os.path.dirname(__file__), '..', '..', 'etc',
+                       'schema-image.json')
+UUID = '0b5d6a6e-59fe-4a2f-8a4a-5d1fb0bb8a0e'
+
+
+def _with_schema_file(service_factory, tmp_path, text):
+    directory = tmp_path / 'api'
+    directory.mkdir(exist_ok=True)
+    (directory / 'schema-image.json').write_text(text)
+    return fixtures.Client(service_factory().url)
+
+
+def test_shipped_custom_properties_are_served_and_enforced(
+        service_factory, tmp_path):
+    with open(SHIPPED) as f:
+        client = _with_schema_file(service_factory, tmp_path, f.read())
+    schema = client.get('/v2/schemas/image').json()
+    for name in ('kernel_id', 'ramdisk_id', 'os_distro', 'architecture',
+                 'cinder_encryption_key_deletion_policy'):
+        assert name in schema['properties'], name
+    assert 'required' not in schema
+
+    body = {'disk_format': 'raw', 'container_format': 'bare'}
+    resp = client.post('/v2/images', json=dict(body, kernel_id='nope'))
+    assert resp.status_code == 400
+    assert 'kernel_id' in resp.text or 'nope' in resp.text
+    resp = client.post('/v2/images', json=dict(
+        body, cinder_encryption_key_deletion_policy='sometimes'))
+    assert resp.status_code == 400
+    image = create(client, kernel_id=UUID, os_distro='debian', **body)
+    assert image['kernel_id'] == UUID
+    # PATCH values are held to the same schema.
+    patch = {'Content-Type': 'application/openstack-images-v2.1-json-patch'}
+    resp = client.patch('/v2/images/%s' % image['id'], headers=patch, json=[
+        {'op': 'add', 'path': '/ramdisk_id', 'value': 'nope'}])
+    assert resp.status_code == 400
+    resp = client.patch('/v2/images/%s' % image['id'], headers=patch, json=[
+        {'op': 'add', 'path': '/ramdisk_id', 'value': UUID}])
+    assert resp.status_code == 200, resp.text
+    assert resp.json()['ramdisk_id'] == UUID
+
+
+def test_required_custom_properties_apply_to_new_images(service_factory,
+                                                       tmp_path):
+    client = _with_schema_file(service_factory, tmp_path, json.dumps({
+        'properties': {'cost_center': {'type': 'string',
+                                       'pattern': '^cc-[0-9]+$'}},
+        'required': ['cost_center', 'disk_format'],
+    }))
+    schema = client.get('/v2/schemas/image').json()
+    assert schema['required'] == ['cost_center', 'disk_format']
+    body = {'disk_format': 'raw', 'container_format': 'bare'}
+    assert client.post('/v2/images', json=body).status_code == 400
+    assert client.post('/v2/images', json=dict(
+        body, cost_center='x')).status_code == 400
+    image = create(client, cost_center='cc-42', **body)
+    # Updates name one attribute; the others are not asked for again.
+    patch = {'Content-Type': 'application/openstack-images-v2.1-json-patch'}
+    resp = client.patch('/v2/images/%s' % image['id'], headers=patch, json=[
+        {'op': 'replace', 'path': '/name', 'value': 'renamed'}])
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize('text,reason', [
+    ('{"name": {"type": "string"}}', 'already defined'),
+    ('{"x": {"type": "no-such-type"}}', 'property x'),
+    ('{"x": "string"}', 'property x'),
+    ('[1, 2]', 'JSON object'),
+    ('{not json', 'schema-image.json'),
+    ('{"properties": {}, "required": ["ghost"]}', 'ghost'),
+])
+def test_bad_custom_properties_stop_the_service(service_factory, tmp_path,
+                                                text, reason):
+    with pytest.raises(exception.InvalidConfiguration) as info:
+        _with_schema_file(service_factory, tmp_path, text)
+    assert reason in info.value.msg
+    assert 'schema-image.json' in info.value.msg
