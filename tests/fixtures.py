@@ -251,13 +251,7 @@ class ServiceProcess:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
         if self.proc:
             self.log.close()
 
@@ -265,6 +259,18 @@ class ServiceProcess:
         self.proc.kill()
         self.proc.wait(10)
         self.log.close()
+
+
+def terminate(proc, timeout=15):
+    """SIGTERM *proc* (if still running) and wait; SIGKILL past *timeout*."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def wait_for(url, timeout, proc=None, log_path=None):

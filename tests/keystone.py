@@ -139,13 +139,7 @@ class Keystone:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        fixtures.terminate(self.proc)
         if self.proc:
             self.log.close()
             self.proc = None

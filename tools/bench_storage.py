@@ -20,10 +20,8 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 
-import psutil
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
@@ -32,53 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 from tests import fixtures
 from tests.functional import storageutil
 
-BLOCK = (hashlib.sha256(b'bench').digest() * 32768)[:1 << 20]
 OCTET = {'Content-Type': 'application/octet-stream'}
-
-
-class Body:
-    """*size* bytes streamed from one repeated 1 MiB block."""
-
-    def __init__(self, size):
-        self.len = size
-        self._left = size
-
-    def read(self, size=-1):
-        size = min(self._left, len(BLOCK) if size < 0 else size, len(BLOCK))
-        self._left -= size
-        return BLOCK[:size]
-
-
-class PeakRss:
-    def __init__(self, pid):
-        self._proc = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def rss(self):
-        total = 0
-        for proc in [self._proc] + self._proc.children(recursive=True):
-            try:
-                total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-        return total
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.rss())
-            time.sleep(0.05)
-
-    def __enter__(self):
-        self.started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.monotonic() - self.started
-        self._stop.set()
-        self._thread.join(5)
 
 
 class Bench:
@@ -115,23 +67,23 @@ class Bench:
 
     def measure(self, store):
         result = {}
-        with PeakRss(self.pid) as m:
+        with storageutil.PeakRss(self.pid) as m:
             uploaded = self.create('bench-upload-%s' % store)
             self.call('PUT', '/v2/images/%s/file' % uploaded,
-                      data=Body(self.size),
+                      data=storageutil.PatternBody(self.size),
                       headers=dict(OCTET, **{'X-Image-Meta-Store': store}))
         result['upload'] = (m.seconds, m.peak)
 
-        with PeakRss(self.pid) as m:
+        with storageutil.PeakRss(self.pid) as m:
             direct = self.create('bench-direct-%s' % store)
             self.call('PUT', '/v2/images/%s/stage' % direct,
-                      data=Body(self.size), headers=OCTET)
+                      data=storageutil.PatternBody(self.size), headers=OCTET)
             self.call('POST', '/v2/images/%s/import' % direct, json={
                 'method': {'name': 'glance-direct'}, 'stores': [store]})
             self.wait(direct)
         result['glance-direct'] = (m.seconds, m.peak)
 
-        with PeakRss(self.pid) as m:
+        with storageutil.PeakRss(self.pid) as m:
             got, md5 = 0, hashlib.md5()
             with self.call('GET', '/v2/images/%s/file' % uploaded,
                            stream=True) as resp:
@@ -146,7 +98,7 @@ class Bench:
         return uploaded, result
 
     def copy(self, image_id, store):
-        with PeakRss(self.pid) as m:
+        with storageutil.PeakRss(self.pid) as m:
             self.call('POST', '/v2/images/%s/import' % image_id, json={
                 'method': {'name': 'copy-image'}, 'stores': [store]})
             self.wait(image_id)
@@ -173,7 +125,7 @@ def main():
     try:
         proc.start(timeout=120)
         bench = Bench(proc.url, proc.proc.pid, size)
-        baseline = PeakRss(proc.proc.pid).rss()
+        baseline = storageutil.PeakRss(proc.proc.pid).rss()
         uploaded = {}
         for store in stores:
             print('measuring %s ...' % store, file=sys.stderr)

@@ -9,11 +9,13 @@ is an error, never a skip.
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from tests import fixtures
@@ -309,3 +311,71 @@ def restart(settings, name, ready):
                 return
         time.sleep(0.3)
     raise RuntimeError('%s did not come back' % name)
+
+
+# Large bodies and the memory of the process that moves them --------------
+
+_PATTERN = (hashlib.sha256(b'pattern').digest() * 32768)[:1 << 20]
+
+
+class PatternBody:
+    """*size* bytes of a repeating 1 MiB pattern, read like a file: a
+    known length that requests streams without holding it."""
+
+    def __init__(self, size):
+        self.len = size
+        self._left = size
+
+    def read(self, size=-1):
+        size = min(self._left, len(_PATTERN) if size < 0 else size,
+                   len(_PATTERN))
+        self._left -= size
+        return _PATTERN[:size]
+
+
+def pattern_digests(size):
+    """(md5, sha512) hex digests of ``PatternBody(size)``."""
+    md5, sha512 = hashlib.md5(), hashlib.sha512()
+    for offset in range(0, size, len(_PATTERN)):
+        piece = _PATTERN[:min(len(_PATTERN), size - offset)]
+        md5.update(piece)
+        sha512.update(piece)
+    return md5.hexdigest(), sha512.hexdigest()
+
+
+class PeakRss:
+    """Highest summed RSS of a process and its children, and the time
+    spent, while the ``with`` block runs."""
+
+    def __init__(self, pid):
+        import psutil
+        self._proc = psutil.Process(pid)
+        self.peak = 0
+        self.seconds = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self):
+        import psutil
+        total = 0
+        for proc in [self._proc] + self._proc.children(recursive=True):
+            try:
+                total += proc.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.monotonic() - self._started
+        self._stop.set()
+        self._thread.join(5)

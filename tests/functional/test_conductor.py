@@ -60,12 +60,7 @@ class Conductor:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            fixtures.terminate(self.proc, 30)
             self.log.close()
 
 

@@ -87,14 +87,8 @@ class UwsgiService:
         return worker_pids(self.proc.pid)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            # die-on-term in the sample: SIGTERM stops master and workers.
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        # die-on-term in the sample: SIGTERM stops master and workers.
+        fixtures.terminate(self.proc, 30)
         if self.proc:
             self.log.close()
 

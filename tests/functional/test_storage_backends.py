@@ -507,84 +507,24 @@ def test_two_nodes_stage_on_one_import_through_other(tmp_path, storage,
 BIG = 512 * 1024 * 1024
 
 
-class _Zeros:
-    """*size* bytes of a repeating pattern, read as a file (known length,
-    streamed by requests without holding it)."""
-
-    def __init__(self, size):
-        self.len = size
-        self._left = size
-        self._block = (hashlib.sha256(b'pattern').digest() * 32768)[:1 << 20]
-
-    def read(self, size=-1):
-        size = min(self._left, len(self._block) if size < 0 else size,
-                   len(self._block))
-        self._left -= size
-        return self._block[:size]
-
-
-def _pattern_digests(size):
-    block = (hashlib.sha256(b'pattern').digest() * 32768)[:1 << 20]
-    md5, sha512 = hashlib.md5(), hashlib.sha512()
-    for offset in range(0, size, len(block)):
-        piece = block[:min(len(block), size - offset)]
-        md5.update(piece)
-        sha512.update(piece)
-    return md5.hexdigest(), sha512.hexdigest()
-
-
-class _PeakRss:
-    """Highest RSS of a server process and its children while active."""
-
-    def __init__(self, pid):
-        import psutil
-        self._proc = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def rss(self):
-        import psutil
-        total = 0
-        for proc in [self._proc] + self._proc.children(recursive=True):
-            try:
-                total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-        return total
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.rss())
-            time.sleep(0.05)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(5)
-
-
 @pytest.mark.parametrize('store', su.REMOTE)
 def test_memory_flat_moving_512_mib(process_factory, storage, tmp_path,
                                     store):
     proc = process_factory(su.store_overrides(storage, str(tmp_path)))
     admin = fixtures.Client(proc.url)
     image = iu.create(admin, name='big-%s' % store)
-    baseline = _PeakRss(proc.proc.pid).rss()
-    with _PeakRss(proc.proc.pid) as upload:
+    baseline = su.PeakRss(proc.proc.pid).rss()
+    with su.PeakRss(proc.proc.pid) as upload:
         resp = admin.put('/v2/images/%s/file' % image['id'],
-                         data=_Zeros(BIG),
+                         data=su.PatternBody(BIG),
                          headers=dict(OCTET, **{'X-Image-Meta-Store': store}),
                          timeout=600)
     assert resp.status_code == 204, resp.text
-    md5, sha512 = _pattern_digests(BIG)
+    md5, sha512 = su.pattern_digests(BIG)
     shown = iu.image(admin, image['id'])
     assert (shown['size'], shown['checksum'], shown['os_hash_value']) == \
         (BIG, md5, sha512)
-    with _PeakRss(proc.proc.pid) as download:
+    with su.PeakRss(proc.proc.pid) as download:
         got_md5, size = hashlib.md5(), 0
         with admin.get('/v2/images/%s/file' % image['id'], stream=True,
                        timeout=600) as resp:
