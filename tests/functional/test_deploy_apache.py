@@ -13,9 +13,11 @@ Apache and mod_wsgi come from the system packages ``apache2`` and
 ``libapache2-mod-wsgi-py3`` (installed by .ci/run).
 """
 
+import contextlib
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -94,12 +96,40 @@ def apache_service(keystone, test_db_url):
         pytest.skip(reason)
     api_dir = os.path.dirname(os.path.abspath(glance_import.api.__file__))
     site_packages = sysconfig.get_paths()['purelib']
-    readable = subprocess.run(
-        ['runuser', '-u', DAEMON_USER, '--', 'test', '-r',
-         os.path.join(api_dir, 'wsgi.py')], check=False).returncode == 0
-    if not readable:
-        pytest.skip('%s cannot read the checkout at %s' % (DAEMON_USER,
-                                                          api_dir))
+    with _reachable_by_daemon_user([api_dir, site_packages]):
+        yield from _apache(keystone, test_db_url, api_dir, site_packages)
+
+
+def _readable(path):
+    return subprocess.run(['runuser', '-u', DAEMON_USER, '--', 'test', '-r',
+                           path], check=False).returncode == 0
+
+
+@contextlib.contextmanager
+def _reachable_by_daemon_user(paths):
+    """Let the daemon user through the directories above *paths* (a
+    checkout under a private home or mktemp directory), for the test."""
+    changed = []
+    try:
+        for path in paths:
+            if _readable(path):
+                continue
+            parent = os.path.dirname(path)
+            while parent != os.path.dirname(parent):
+                mode = os.stat(parent).st_mode
+                if not mode & stat.S_IXOTH:
+                    os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+                    changed.append((parent, stat.S_IMODE(mode)))
+                parent = os.path.dirname(parent)
+            assert _readable(path), '%s cannot read %s' % (DAEMON_USER,
+                                                           path)
+        yield
+    finally:
+        for path, mode in reversed(changed):
+            os.chmod(path, mode)
+
+
+def _apache(keystone, test_db_url, api_dir, site_packages):
     # Under /tmp, reachable by the daemon user (pytest's tmp_path is not).
     directory = tempfile.mkdtemp(prefix='glance-import-apache-')
     os.chmod(directory, 0o755)
