@@ -196,10 +196,7 @@ def _ordered_locations(image, prefer=()):
 def _preferred_stores(req, ctx, image):
     """The stores of ``?prefer=a,b`` (multi-store only; needs the
     download_from_store policy)."""
-    try:
-        values = req.GET.getall('prefer')
-    except UnicodeDecodeError:
-        raise exception.BadRequest('The query string is not valid UTF-8.')
+    values = [v for k, v in util.query_params(req) if k == 'prefer']
     if not values:
         return ()
     if not backends.is_multi_store(CONF):

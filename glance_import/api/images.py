@@ -256,17 +256,6 @@ _NOT_FILTERS = ('limit', 'marker', 'sort', 'sort_key', 'sort_dir',
 INT64_MAX = 2 ** 63 - 1
 
 
-def _query_params(req):
-    try:
-        items = list(req.GET.items())
-    except UnicodeDecodeError:
-        raise exception.BadRequest('The query string is not valid UTF-8.')
-    for key, value in items:
-        _text(key, 'Query parameters')
-        _text(value, 'Query parameters')
-    return items
-
-
 def _int_param(value, name, *, minimum=0):
     if not (value.isascii() and value.lstrip('-').isdigit()):
         raise exception.BadRequest('%s param must be an integer' % name)
@@ -478,7 +467,7 @@ def list_images(req):
     """200: a page of the images the caller may see."""
     ctx = util.context(req)
     policy.authorize(ctx, policy.GET_IMAGES, {'project_id': ctx.project_id})
-    params = _query_params(req)
+    params = util.query_params(req)
     images, full_page = db_api.image_get_all(ctx, **parse_list_query(params))
     # The database already applied visibility; the get_image rule may be
     # customised by the operator, so it has the last word per image.

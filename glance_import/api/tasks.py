@@ -82,7 +82,7 @@ def list_image_tasks(req, image_id):
 
 
 def _list_params(req):
-    params = dict(req.params)
+    params = dict(util.query_params(req))
     sort_dir = params.pop('sort_dir', 'desc')
     if sort_dir not in ('asc', 'desc'):
         raise exception.BadRequest('Invalid sort direction: %s' % sort_dir)
@@ -128,7 +128,7 @@ def list_tasks(req):
     _authorize(ctx, policy.GET_TASKS)
     params = _list_params(req)
     tasks = db_api.task_get_all(ctx, owner=_owner_filter(ctx), **params)
-    query = {k: v for k, v in req.params.items() if k != 'marker'}
+    query = {k: v for k, v in util.query_params(req) if k != 'marker'}
     body = {'tasks': [task_view(t, stub=True) for t in tasks],
             'first': '/v2/tasks', 'schema': '/v2/schemas/tasks'}
     if query:

@@ -66,6 +66,21 @@ def _depth(value, limit):
     return True
 
 
+def query_params(req):
+    """The query string's (name, value) pairs, in order; 400 for text
+    that is not UTF-8 or holds NUL (no database stores it)."""
+    try:
+        items = list(req.GET.items())
+    except UnicodeDecodeError:
+        raise exception.BadRequest('The query string is not valid UTF-8.')
+    for pair in items:
+        for text in pair:
+            if '\x00' in text:
+                raise exception.BadRequest(
+                    'Query parameters must not contain NUL characters.')
+    return items
+
+
 def _no_lone_surrogates(pairs):
     for key, _value in pairs:
         _check_text(key)

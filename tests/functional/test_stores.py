@@ -234,6 +234,7 @@ def test_download_prefer_errors(multi, admin):
     assert resp.status_code == 400
     assert 'nowhere' in resp.text
     assert admin.get(path, params={'prefer': 'fast,'}).status_code == 400
+    assert admin.get(path + '?prefer=%ff').status_code == 400
     owner = admin.as_caller('p-%s' % uuid.uuid4().hex[:8])
     owned = _create(owner)
     assert _upload(owner, owned).status_code == 204

@@ -148,6 +148,9 @@ def test_image_tasks_need_only_get_image(service_factory, tmp_path):
     ('marker=abc', 'Invalid marker format'),
     ('limit=x', 'limit param must be an integer'),
     ('limit=-1', 'limit param must be positive'),
+    ('status=%ff%fe', 'not valid UTF-8'),
+    ('%ff=1', 'not valid UTF-8'),
+    ('status=a%00b', 'must not contain NUL'),
 ])
 def test_list_parameters_validated(service, query, text):
     resp = fixtures.Client(service.url).get('/v2/tasks?' + query)
