@@ -462,7 +462,7 @@ def _finish_link(dest, native):
             os.close(fd)
         fileio.fsync_dir(native.datadir)
     except OSError as e:
-        _unlink_quietly(dest)
+        fileio.unlink_quietly(dest)
         raise fileio.os_error(e, dest)
 
 
@@ -639,13 +639,6 @@ def delete_all(locations: Iterable[dict], *, context=None) -> None:
         except Exception:
             LOG.exception('Could not delete image data at %s',
                           location.get('url'))
-
-
-def _unlink_quietly(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 # Discovery -------------------------------------------------------------

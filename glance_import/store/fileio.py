@@ -177,7 +177,7 @@ def write_new(path: str, chunks: Iterable[bytes], hash_algo: str, *,
             os.close(fd)
         fsync_dir(directory)
     except BaseException as e:
-        _unlink_quietly(path)
+        unlink_quietly(path)
         if isinstance(e, OSError):
             raise os_error(e, path)
         raise
@@ -224,7 +224,8 @@ def _read_open(f, offset, length, chunk_size):
             yield chunk
 
 
-def _unlink_quietly(path):
+def unlink_quietly(path):
+    """Remove *path*; already gone is fine."""
     try:
         os.unlink(path)
     except FileNotFoundError:

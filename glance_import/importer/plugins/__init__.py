@@ -7,13 +7,13 @@ a taskflow atom. Plugins never run for copy-image.
 """
 
 import logging
-import os
 
 from oslo_config import cfg
 from stevedore import named
 
 from glance_import import exception
 from glance_import.importer import steps
+from glance_import.store import fileio
 from glance_import.store import staging
 
 CONF = cfg.CONF
@@ -52,7 +52,7 @@ class StagedDataRewrite(steps.ImportStep):
         return staging.path(CONF, self.image_id) + self.scratch_suffix
 
     def revert(self, result, **kwargs):
-        remove_quietly(self.scratch_path())
+        fileio.unlink_quietly(self.scratch_path())
         if not isinstance(result, dict):
             result = getattr(self, '_previous', None)
         if result is not None:
@@ -61,10 +61,3 @@ class StagedDataRewrite(steps.ImportStep):
             except exception.GlanceImportError as e:
                 LOG.warning('Could not restore image %s after %s: %s',
                             self.image_id, self.name, e)
-
-
-def remove_quietly(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

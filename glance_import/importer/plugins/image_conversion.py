@@ -19,6 +19,7 @@ from oslo_config import cfg
 from glance_import import exception
 from glance_import.importer import inspect
 from glance_import.importer import plugins
+from glance_import.store import fileio
 from glance_import.store import staging
 
 CONF = cfg.CONF
@@ -112,7 +113,7 @@ class _Convert(plugins.StagedDataRewrite):
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         finally:
-            plugins.remove_quietly(tmp)
+            fileio.unlink_quietly(tmp)
         previous = {'disk_format': image.disk_format,
                     'container_format': image.container_format,
                     'size': image.size}

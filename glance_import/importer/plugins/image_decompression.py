@@ -16,6 +16,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import.importer import plugins
+from glance_import.store import fileio
 from glance_import.store import staging
 
 CONF = cfg.CONF
@@ -116,7 +117,7 @@ class _Decompress(plugins.StagedDataRewrite):
             decompress(kind, path, tmp)
             os.replace(tmp, path)
         finally:
-            plugins.remove_quietly(tmp)
+            fileio.unlink_quietly(tmp)
         self._previous = {'size': image.size}
         # The staged digests describe the compressed bytes: drop them.
         self.save(values={'size': os.path.getsize(path)},
