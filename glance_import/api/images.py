@@ -794,14 +794,14 @@ def delete_image(req, image_id):
     # Imported lazily: the store layer pulls in glance_store drivers.
     from glance_import.store import backends
     from glance_import.store import staging
-    tried = _delete_remote_data_first(ctx, image, backends)
+    tried = _delete_remote_data_first(ctx, image)
     locations = db_api.image_delete(ctx, image.id)
     backends.delete_all(loc for loc in locations if loc['id'] not in tried)
     staging.delete(CONF, image.id)
     return util.empty_response()
 
 
-def _delete_remote_data_first(ctx, image, backends):
+def _delete_remote_data_first(ctx, image):
     """Delete the data in glance_store backends before the record.
 
     As in Glance, a store that keeps the data for someone else (an RBD
@@ -809,6 +809,7 @@ def _delete_remote_data_first(ctx, image, backends):
     image stays with a 409. Any other failure is logged and the image is
     deleted all the same, as before. Returns the locations tried.
     """
+    from glance_import.store import backends
     tried = set()
     for location in image.locations:
         if backends.local_path(location) is not None:
