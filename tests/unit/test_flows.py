@@ -323,3 +323,38 @@ def test_remote_metadata_revert_restores_formats(env, ctx, monkeypatch):
     image = get(ctx, image_id)
     assert image.disk_format == 'qcow2'
     assert 'hw_disk_bus' not in image.properties
+
+
+# Persisted flow state -----------------------------------------------------
+
+def test_saving_flow_state_compiles_each_statement_once(env):
+    import contextlib
+
+    import taskflow.engines
+    from taskflow import task
+    from taskflow.patterns import linear_flow
+    from taskflow.utils import persistence_utils
+
+    from glance_import.importer import persistence
+
+    class Step(task.Task):
+        def execute(self):
+            return self.name
+
+    backend = persistence.backend()
+
+    def run_flow():
+        flow = linear_flow.Flow('f').add(*(Step('s%d' % i) for i in range(3)))
+        book, detail = persistence_utils.temporary_flow_detail(backend)
+        taskflow.engines.run(flow, book=book, flow_detail=detail,
+                             backend=backend)
+        with contextlib.closing(backend.get_connection()) as conn:
+            saved = conn.get_flow_details(detail.uuid)
+            conn.destroy_logbook(book.uuid)
+        assert saved.state == 'SUCCESS'
+        assert sorted(a.results for a in saved) == ['s0', 's1', 's2']
+        return len(backend.engine._compiled_cache)
+
+    after_first = run_flow()
+    # taskflow used to build new tables per save: new cache keys each time.
+    assert [run_flow() for _ in range(3)] == [after_first] * 3
