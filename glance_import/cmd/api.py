@@ -245,6 +245,7 @@ def logging_flush():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    common.keep_heap_small()
     try:
         conf = common.load_config(argv, PROG)
         app.init_service(conf, auto_migrate=True, recover=not conf.workers)
@@ -262,6 +263,7 @@ def main(argv=None):
     # Children inherit the loaded application (its pages stay shared)
     # and open their own database connections.
     db_api.dispose()
+    common.freeze_for_fork()
     return Parent(conf, application, listen_socket).run()
 
 
