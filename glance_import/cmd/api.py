@@ -245,7 +245,6 @@ def logging_flush():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    common.keep_heap_small()
     try:
         conf = common.load_config(argv, PROG)
         app.init_service(conf, auto_migrate=True, recover=not conf.workers)

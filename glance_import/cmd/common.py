@@ -1,6 +1,5 @@
 """Start-up shared by the commands: options, config files, logging."""
 
-import ctypes
 import gc
 import sys
 
@@ -11,10 +10,6 @@ from glance_import import config
 from glance_import import exception
 
 _REGISTERED = False
-# glibc's mallopt parameter number, and the size from which buffers are
-# mapped on their own (glibc's default starting point).
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD = 256 * 1024
 # Libraries whose INFO lines say nothing an operator needs.
 QUIET_LOGGERS = ['alembic.runtime.plugins=WARN']
 
@@ -51,23 +46,6 @@ def fail(prog, error):
                       if line and not line.startswith('(Background on'))
     print('%s: error: %s' % (prog, reason), file=sys.stderr)
     return 1
-
-
-def keep_heap_small():
-    """Return large buffers to the system as soon as they are freed.
-
-    glibc raises its mmap threshold to the largest block freed so far, so
-    after the first request body or import the 1 MiB data chunks come
-    from the heap, and the freed heap stays with the process: about 4 MB
-    more per import, in every process. A fixed threshold (which also
-    stops the adjustment) keeps each data chunk in its own mapping.
-    Nothing happens with another C library.
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
 
 
 def freeze_for_fork():

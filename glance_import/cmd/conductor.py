@@ -47,7 +47,6 @@ def _prepare(conf):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    common.keep_heap_small()
     conf = cfg.CONF
     try:
         common.load_config(argv, PROG, conf)

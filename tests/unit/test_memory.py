@@ -1,4 +1,4 @@
-"""Process memory: freed data buffers go back, forked workers share pages.
+"""Process memory: forked workers keep sharing the pages they inherit.
 
 Each check runs in a fresh interpreter so that the test process's own
 heap and garbage collector settings are left alone.
@@ -26,30 +26,6 @@ def _run(body):
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, timeout=120, check=True).stdout
     return float(out.split()[-1])
-
-
-def test_freed_data_chunks_are_returned_to_the_system():
-    # Threads allocate from their own malloc arenas, where glibc keeps
-    # freed memory once a large block has raised its mmap threshold.
-    growth = _run("""
-        import threading
-        from glance_import.cmd import common
-        common.keep_heap_small()
-
-        def transfer():
-            body = b'b' * (8 << 20)
-            del body
-            chunks = [b'c' * (1 << 20) for _ in range(16)]
-            del chunks
-
-        before = private_dirty_mb()
-        for _ in range(4):
-            t = threading.Thread(target=transfer)
-            t.start()
-            t.join()
-        print(private_dirty_mb() - before)
-    """)
-    assert growth < 4, '%.1f MB of freed chunks kept' % growth
 
 
 def test_garbage_collection_in_a_worker_leaves_shared_pages_alone():
