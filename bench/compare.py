@@ -310,6 +310,10 @@ def rows(report):
         out.append(('%s download (cold cache)' % human(size),
                     _get(g, 'download', s, 'download_MBps'),
                     _get(o, 'download', s, 'download_MBps'), 'MB/s', True))
+        out.append(('%s stored file read from the disk (cold)'
+                    % human(size),
+                    _get(g, 'download', s, 'disk_read_MBps'),
+                    _get(o, 'download', s, 'disk_read_MBps'), 'MB/s', True))
     largest = str(max(profile['sizes']))
     for key, label in (('tree_rss_MB', 'RSS'), ('tree_pss_MB', 'PSS'),
                        ('max_proc_rss_MB', 'RSS, largest process')):
@@ -385,7 +389,10 @@ def targets(report):
                 '(RSS)' % human(max(profile['sizes'])),
                 None if biggest is None else biggest < 150,
                 'RSS %.0f MB' % biggest if biggest is not None else 'n/a'))
-    disk = _get(report, 'disk', 'read_MBps')
+    # The image's own file read cold between the download rounds; the
+    # disk floor, measured minutes earlier, when the file was not found.
+    disk = (_get(o, 'download', largest, 'disk_read_MBps')
+            or _get(report, 'disk', 'read_MBps'))
     down = _get(o, 'download', largest, 'download_MBps')
     share = down / disk if down and disk else None
     out.append(('download >= 90% of the disk\'s sequential read',

@@ -76,7 +76,10 @@ def test_every_measurement_runs_against_the_service(bench, service_factory,
         direct = results['direct'][str(size)]
         assert direct['bytes'] == size
         assert set(direct) >= {'create_s', 'stage_s', 'import_s', 'total_s'}
-        assert results['download'][str(size)]['bytes'] == size
+        download = results['download'][str(size)]
+        assert download['bytes'] == size
+        # The stored file was found and read from the disk as well.
+        assert download['disk_read_MBps'] > 0
     memory = results['direct'][str(max(TINY['sizes']))]['stage_memory']
     assert memory['processes'] >= 1 and memory['tree_rss_MB'] > 0
     assert results['web_download']['bytes'] == TINY['web_size']
