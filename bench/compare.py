@@ -466,7 +466,7 @@ def main(argv=None):
                         help='scheduling priority change for this run and '
                              'both services (negative needs root), to '
                              'measure on a machine busy with other work')
-    parser.add_argument('--rounds', type=int, default=1,
+    parser.add_argument('--rounds', type=int, default=2,
                         help='metadata rounds per service (best is kept)')
     args = parser.parse_args(argv)
 
