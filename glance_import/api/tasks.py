@@ -81,8 +81,8 @@ def list_image_tasks(req, image_id):
         {'tasks': [{k: _raw(v) for k, v in t.items()} for t in tasks]})
 
 
-def _list_params(req):
-    params = dict(util.query_params(req))
+def _list_params(query):
+    params = dict(query)
     sort_dir = params.pop('sort_dir', 'desc')
     if sort_dir not in ('asc', 'desc'):
         raise exception.BadRequest('Invalid sort direction: %s' % sort_dir)
@@ -126,9 +126,10 @@ def list_tasks(req):
     """GET /v2/tasks: the caller's tasks (all for admins); 200."""
     ctx = util.context(req)
     _authorize(ctx, policy.GET_TASKS)
-    params = _list_params(req)
+    pairs = util.query_params(req)
+    params = _list_params(pairs)
     tasks = db_api.task_get_all(ctx, owner=_owner_filter(ctx), **params)
-    query = {k: v for k, v in util.query_params(req) if k != 'marker'}
+    query = {k: v for k, v in pairs if k != 'marker'}
     body = {'tasks': [task_view(t, stub=True) for t in tasks],
             'first': '/v2/tasks', 'schema': '/v2/schemas/tasks'}
     if query:
