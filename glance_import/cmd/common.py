@@ -52,7 +52,7 @@ def freeze_for_fork():
     """Keep the objects loaded so far out of every garbage collection.
 
     A collection writes to each object it examines; in forked children
-    that copies every page of the parent's heap (about 45 MB per child
+    that copies every page of the parent's heap (about 40 MB per child
     for this service). Frozen objects are never examined, so the pages
     stay shared.
     """
