@@ -27,7 +27,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e '.[test]'
+# The tested versions (upper-constraints.txt), so that a new release
+# upstream cannot change what the suite runs against.
+"$VENV/bin/python" -m pip install --quiet -c upper-constraints.txt \
+    -e '.[test]'
 set +e
 
 failed=()
