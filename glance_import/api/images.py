@@ -795,7 +795,15 @@ def delete_image(req, image_id):
     from glance_import.store import backends
     from glance_import.store import staging
     tried = _delete_remote_data_first(ctx, image)
-    locations = db_api.image_delete(ctx, image.id)
+    try:
+        locations = db_api.image_delete(ctx, image.id)
+    except exception.ImageNotFound:
+        if forwarding.stage_host(req, image) is None:
+            raise
+        # The stage host deleted the record, then failed or timed out
+        # answering: the image is gone, as the caller asked.
+        LOG.info('Image %s was deleted by its stage host', image.id)
+        return util.empty_response()
     backends.delete_all(loc for loc in locations if loc['id'] not in tried)
     staging.delete(CONF, image.id)
     return util.empty_response()

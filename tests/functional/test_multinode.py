@@ -42,6 +42,13 @@ def two_nodes(tmp_path, test_db_url, *, self_urls=True, shared_staging=False):
             nodes.append(node)
             node.start()
         yield nodes
+    except BaseException:
+        # Shown by pytest with the failure: what each node logged.
+        for node in nodes:
+            with open(node.log_path, errors='replace') as f:
+                print('--- node %s log\n%s' % (
+                    os.path.basename(node.directory), f.read()[-20000:]))
+        raise
     finally:
         for node in nodes:
             node.stop()
