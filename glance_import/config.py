@@ -8,6 +8,7 @@ the tests); ``list_opts`` feeds ``oslo-config-generator``.
 
 import logging
 import os
+import re
 import tempfile
 
 from oslo_config import cfg
@@ -21,6 +22,41 @@ DEFAULT_DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw',
                         'qcow2', 'vdi', 'iso', 'ploop']
 DEFAULT_CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova',
                              'docker', 'compressed']
+
+
+class BracketsOptional(cfg.types.List):
+    """A list read the same with or without its surrounding brackets.
+
+    Glance declares some lists with bounds, and then refuses
+    ``glance-direct,web-download`` for want of brackets, and others
+    without, and then reads ``[admin]`` as a role named "[admin]".
+    Here both spellings give the same items; values written Glance's
+    way give Glance's result.
+    """
+
+    def __call__(self, value):
+        if isinstance(value, str):
+            text = value.strip().rstrip(',')
+            bracketed = text.startswith('[') and text.endswith(']')
+            if self.bounds and not bracketed:
+                value = '[%s]' % text
+            elif not self.bounds and bracketed:
+                value = text[1:-1]
+        return super().__call__(value)
+
+
+class ListOpt(cfg.ListOpt):
+    """``cfg.ListOpt`` whose value may be written with or without brackets.
+
+    *bounds* is Glance's declaration; it decides how the sample file
+    writes the default.
+    """
+
+    def __init__(self, name, item_type=None, bounds=False, **kwargs):
+        super().__init__(name, item_type=item_type, bounds=bounds, **kwargs)
+        self.type = BracketsOptional(item_type or cfg.types.String(),
+                                     bounds=bounds)
+
 
 _STATE_PATH = os.path.join('~', '.local', 'state', 'glance_import')
 
@@ -55,8 +91,10 @@ default_opts = [
                     'either share it (NFS) or set worker_self_reference_url '
                     'on every node so imports are forwarded to the node '
                     'holding the data.'),
-    cfg.ListOpt('enabled_import_methods',
-                item_type=cfg.types.String(choices=IMPORT_METHODS),
+    ListOpt('enabled_import_methods',
+                item_type=cfg.types.String(quotes=True,
+                                           choices=IMPORT_METHODS),
+                bounds=True,
                 default=['glance-direct', 'web-download', 'copy-image'],
                 help='Import methods offered to clients.'),
     cfg.StrOpt('worker_self_reference_url',
@@ -64,7 +102,7 @@ default_opts = [
                     'recorded on staged images so a glance-direct import '
                     'or delete arriving elsewhere is forwarded here. '
                     'Falls back to public_endpoint.'),
-    cfg.URIOpt('public_endpoint', schemes=['http', 'https'],
+    cfg.StrOpt('public_endpoint',
                help='Public URL of the API, used for the links in the '
                     'versions document instead of the request\'s host.'),
     cfg.IntOpt('image_size_cap', default=1099511627776, min=1,
@@ -113,9 +151,9 @@ default_opts = [
 ]
 
 task_opts = [
-    cfg.StrOpt('task_executor', default='taskflow',
+    cfg.StrOpt('task_executor', default='taskflow', choices=('taskflow',),
                help='Task executor. Only taskflow exists.'),
-    cfg.IntOpt('task_time_to_live', default=48, min=0,
+    cfg.IntOpt('task_time_to_live', default=48,
                help='Hours a finished task stays visible.'),
     cfg.StrOpt('work_dir',
                help='Scratch directory of the legacy tasks API; kept for '
@@ -193,43 +231,50 @@ paste_deploy_opts = [
 ]
 
 image_import_opts = [
-    cfg.ListOpt('image_import_plugins', default=[],
+    ListOpt('image_import_plugins', default=[],
+                item_type=cfg.types.String(quotes=True), bounds=True,
                 help='Import plugins to run, in order: image_conversion, '
                      'image_decompression, inject_image_metadata, no_op.'),
 ]
 
 import_filtering_opts = [
-    cfg.ListOpt('allowed_schemes', default=['http', 'https'],
+    ListOpt('allowed_schemes', default=['http', 'https'],
+                item_type=cfg.types.String(quotes=True), bounds=True,
                 help='URI schemes web-download may use.'),
-    cfg.ListOpt('disallowed_schemes', default=[],
+    ListOpt('disallowed_schemes', default=[],
+                item_type=cfg.types.String(quotes=True), bounds=True,
                 help='URI schemes web-download may not use; ignored when '
                      'allowed_schemes is set.'),
-    cfg.ListOpt('allowed_hosts', default=[],
+    ListOpt('allowed_hosts', default=[],
+                item_type=cfg.types.HostAddress(), bounds=True,
                 help='Hosts web-download may reach. A host listed here '
                      'may also resolve to loopback or link-local '
                      'addresses.'),
-    cfg.ListOpt('disallowed_hosts', default=[],
+    ListOpt('disallowed_hosts', default=[],
+                item_type=cfg.types.HostAddress(), bounds=True,
                 help='Hosts web-download may not reach; ignored when '
                      'allowed_hosts is set.'),
-    cfg.ListOpt('allowed_ports', item_type=cfg.types.Integer(1, 65535),
-                default=[80, 443],
+    ListOpt('allowed_ports', item_type=cfg.types.Integer(1, 65535),
+                bounds=True, default=[80, 443],
                 help='Explicit URI ports web-download may use.'),
-    cfg.ListOpt('disallowed_ports', item_type=cfg.types.Integer(1, 65535),
-                default=[],
+    ListOpt('disallowed_ports', item_type=cfg.types.Integer(1, 65535),
+                bounds=True, default=[],
                 help='Explicit URI ports web-download may not use; ignored '
                      'when allowed_ports is set.'),
 ]
 
 inject_metadata_opts = [
-    cfg.ListOpt('ignore_user_roles', default=['admin'],
-                help='Users with any of these roles get no injected '
-                     'properties.'),
+    ListOpt('ignore_user_roles', default='admin',
+            item_type=cfg.types.String(quotes=True),
+            help='Users with any of these roles get no injected '
+                 'properties.'),
     cfg.DictOpt('inject', default={},
                 help='Properties (key:value,...) added to imported images.'),
 ]
 
 glance_download_opts = [
-    cfg.ListOpt('extra_properties',
+    ListOpt('extra_properties',
+                item_type=cfg.types.String(quotes=True), bounds=True,
                 default=['hw_', 'trait:', 'os_distro', 'os_secure_boot',
                          'os_type'],
                 help='Prefixes of the properties glance-download copies '
@@ -387,12 +432,51 @@ def check_database_url(conf):
             % (database_url_for_display(conf), e))
 
 
+_BAD_VALUE_RE = re.compile(
+    r"Value for option (?P<name>\S+) from LocationInfo\(location=<[^>]*>, "
+    r"detail='?(?P<where>.*?)'?\) is not valid: (?P<reason>.*)", re.S)
+
+
+def check_values(conf):
+    """Read every registered option so a bad value stops the start-up.
+
+    oslo.config parses a value when it is first read; without this an
+    option read only by some request handler would fail that request
+    with a 500 instead. Raises InvalidConfiguration naming the option,
+    the file (or environment variable) and the reason.
+    """
+    for key in list(conf):
+        value = _read(conf, None, key)
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for name in list(value):
+                _read(conf, key, name)
+
+
+def _read(conf, group, name):
+    try:
+        return conf[group][name] if group else conf[name]
+    except cfg.NoSuchOptError:
+        return None
+    except ValueError as e:
+        raise exception.InvalidConfiguration(
+            _describe_bad_value(group, name, e)) from None
+
+
+def _describe_bad_value(group, name, error):
+    option = '[%s] %s' % (group or 'DEFAULT', name)
+    match = _BAD_VALUE_RE.match(str(error))
+    if match is None:
+        return 'Invalid value for %s: %s' % (option, error)
+    reason = ' '.join(match['reason'].split())
+    where = match['where']
+    if where and where != 'None':
+        return 'Invalid value for %s in %s: %s' % (option, where, reason)
+    return 'Invalid value for %s: %s' % (option, reason)
+
+
 def validate(conf):
     """Refuse settings the service cannot run with, in one message each."""
-    if conf.task.task_executor != 'taskflow':
-        raise exception.InvalidConfiguration(
-            "[task] task_executor must be 'taskflow', not %r"
-            % conf.task.task_executor)
+    check_values(conf)
     storage_quota_bytes(conf)
     path = staging_dir(conf)
     if conf.enable_image_import:

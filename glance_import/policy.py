@@ -184,11 +184,45 @@ def get_enforcer(conf=None):
     global _ENFORCER, _DECISIONS
     if _ENFORCER is None:
         from oslo_config import cfg
-        _ENFORCER = policy.Enforcer(conf or cfg.CONF)
-        _ENFORCER.register_defaults(list_rules())
-        _ENFORCER.load_rules()
+        enforcer = policy.Enforcer(conf or cfg.CONF)
+        enforcer.register_defaults(list_rules())
+        try:
+            enforcer.load_rules()
+        except ValueError as e:
+            raise exception.InvalidConfiguration(
+                'Cannot read the policy file %s: %s'
+                % (_policy_file(enforcer), _parse_error(enforcer, e)))
+        _ENFORCER = enforcer
         _DECISIONS = Decisions(_ENFORCER)
     return _ENFORCER
+
+
+def _at(text, mark):
+    if mark is None:
+        return text
+    return '%s at line %d, column %d' % (text, mark.line + 1, mark.column + 1)
+
+
+def _policy_file(enforcer):
+    return enforcer.policy_path or enforcer.policy_file
+
+
+def _parse_error(enforcer, error):
+    """One line for a YAML or JSON syntax error, with its position."""
+    import yaml
+
+    path = _policy_file(enforcer)
+    try:
+        with open(path) as f:
+            yaml.safe_load(f)
+    except yaml.MarkedYAMLError as e:
+        parts = [_at(text, mark) for text, mark in
+                 ((e.context, e.context_mark), (e.problem, e.problem_mark))
+                 if text]
+        return ': '.join(parts)
+    except (OSError, yaml.YAMLError):
+        pass
+    return ' '.join(str(error).split())
 
 
 def reset():

@@ -113,8 +113,8 @@ def write_config(directory, db_url, overrides=None, port=0):
             'connection': db_url or 'sqlite:///%s/glance.sqlite' % directory,
         },
         'glance_store': {
-            'stores': 'file,http',
-            'default_store': 'file',
+            # stores and default_store keep their defaults (file,http and
+            # file): setting them logs glance_store's deprecation.
             'filesystem_store_datadir': '%s/images' % directory,
         },
         'oslo_policy': {},

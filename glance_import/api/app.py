@@ -122,6 +122,8 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     _check_schema(conf, auto_migrate)
     policy.reset()
     policy.get_enforcer(conf)
+    # oslo.policy registers its options only now.
+    config.check_values(conf)
     schemas.load_custom_properties(conf)
     backends.configure(conf)
     # Remove staged data left by deleted images (one listing, one query).

@@ -8,7 +8,9 @@ from oslo_log import log as logging
 
 from glance_import import config
 from glance_import import exception
+from glance_import import unsupported_options
 
+LOG = logging.getLogger(__name__)
 _REGISTERED = False
 # Libraries whose INFO lines say nothing an operator needs.
 QUIET_LOGGERS = ['alembic.runtime.plugins=WARN']
@@ -32,7 +34,15 @@ def load_config(argv, prog, conf=None, default_config_files=None,
         conf.set_default('use_stderr', True)
     conf(argv, project='glance', prog=prog,
          default_config_files=default_config_files)
-    logging.setup(conf, 'glance_import')
+    try:
+        logging.setup(conf, 'glance_import')
+    except ValueError:
+        config.check_values(conf)   # names the bad logging option
+        raise
+    # After logging is set up: reading an option set in the file logs
+    # its deprecation, which belongs in the service's log.
+    config.check_values(conf)
+    unsupported_options.warn_unsupported(conf, LOG)
     return conf
 
 

@@ -160,6 +160,8 @@ def _configure_multi(conf):
         raise exception.InvalidConfiguration(
             'Cannot register store options: %s' % e)
     _set_reserved_defaults(conf)
+    # The per-store sections exist from here on: read them all once.
+    config.check_values(conf)
     default = conf.glance_store.default_backend
     if not default:
         raise exception.InvalidConfiguration(

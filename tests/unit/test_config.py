@@ -60,8 +60,8 @@ def test_glance_defaults():
 
 
 def test_unknown_task_executor(conf):
-    conf.set_override('task_executor', 'eventlet', group='task')
-    assert "task_executor must be 'taskflow'" in _invalid(conf)
+    with pytest.raises(ValueError):
+        conf.set_override('task_executor', 'eventlet', group='task')
 
 
 @pytest.mark.parametrize('uri', ['http://example.com/staging',
@@ -162,7 +162,9 @@ def _run_command(tmp_path, overrides, command='glance-import-api',
 
 
 @pytest.mark.parametrize('overrides, expected', [
-    ({'task.task_executor': 'eventlet'}, "task_executor must be 'taskflow'"),
+    ({'task.task_executor': 'eventlet'},
+     "Invalid value for [task] task_executor in %(file)s: Valid values are "
+     "[taskflow], but found 'eventlet'"),
     ({'node_staging_uri': 'http://example.com/staging'},
      'must be a file:// URI'),
     ({'node_staging_uri': 'file:///proc/self'}, 'is not writable'),
@@ -181,7 +183,7 @@ def _run_command(tmp_path, overrides, command='glance-import-api',
         'quota', 'store-id', 'flavor', 'paste-file', 'port'])
 def test_api_command_refuses_bad_config(tmp_path, overrides, expected):
     line = _run_command(tmp_path, overrides)
-    assert expected in line
+    assert expected % {'file': tmp_path / 'glance-api.conf'} in line
     assert 'pw@' not in line
 
 
@@ -214,3 +216,142 @@ def test_no_store_driver_noise_at_startup(tmp_path):
     """Optional glance_store drivers missing libraries stay quiet."""
     line = _run_command(tmp_path, {'task.task_executor': 'eventlet'})
     assert 'Could not load' not in line
+
+
+# Every option is read at start-up: a value that does not parse stops
+# every entry point, naming the option, its file and the reason.
+
+BAD_VALUES = [
+    ('enabled_import_methods', '[glance-direct,bogus]',
+     "[DEFAULT] enabled_import_methods", "but found 'bogus'"),
+    ('enabled_import_methods', "['glance-direct", '[DEFAULT] '
+     'enabled_import_methods', 'Invalid'),
+    ('import_filtering_opts.allowed_ports', '[80, 99999]',
+     '[import_filtering_opts] allowed_ports', 'less than or equal to 65535'),
+    ('import_filtering_opts.allowed_hosts', '[bad host!]',
+     '[import_filtering_opts] allowed_hosts', 'bad host!'),
+    ('image_import_opts.image_import_plugins', "['image_conversion]",
+     '[image_import_opts] image_import_plugins', 'Invalid'),
+    ('task.task_time_to_live', 'two days', '[task] task_time_to_live',
+     'two days'),
+    ('image_size_cap', '0', '[DEFAULT] image_size_cap',
+     'greater than or equal to 1'),
+    ('taskflow_executor.engine_mode', 'fast',
+     '[taskflow_executor] engine_mode', "but found 'fast'"),
+    ('enable_image_import', 'maybe', '[DEFAULT] enable_image_import',
+     'maybe'),
+    ('inject_metadata_properties.inject', 'novalue',
+     '[inject_metadata_properties] inject', 'NAME:VALUE pairs'),
+    ('oslo_policy.enforce_new_defaults', 'sometimes',
+     '[oslo_policy] enforce_new_defaults', 'sometimes'),
+    ('glance_store.filesystem_store_file_perm', 'rw',
+     '[glance_store] filesystem_store_file_perm', 'rw'),
+]
+BAD_IDS = ['method-choice', 'method-quote', 'port-bound', 'host', 'plugin-quote',
+           'int', 'int-min', 'choice', 'bool', 'dict', 'library-bool',
+           'store-int']
+
+
+def _check_bad_value_line(line, tmp_path, option, reason):
+    assert 'Invalid value for %s in %s: ' % (
+        option, tmp_path / 'glance-api.conf') in line, line
+    assert reason in line, line
+
+
+@pytest.mark.parametrize('name, value, option, reason', BAD_VALUES,
+                         ids=BAD_IDS)
+def test_api_command_refuses_bad_values(tmp_path, name, value, option,
+                                        reason):
+    line = _run_command(tmp_path, {name: value})
+    _check_bad_value_line(line, tmp_path, option, reason)
+
+
+@pytest.mark.parametrize('name, value, option, reason', BAD_VALUES[:3],
+                         ids=BAD_IDS[:3])
+def test_manage_command_refuses_bad_values(tmp_path, name, value, option,
+                                           reason):
+    line = _run_command(tmp_path, {name: value},
+                        command='glance-import-manage', extra=['db', 'sync'])
+    _check_bad_value_line(line, tmp_path, option, reason)
+
+
+@pytest.mark.parametrize('name, value, option, reason', BAD_VALUES[:3],
+                         ids=BAD_IDS[:3])
+def test_conductor_refuses_bad_values(tmp_path, name, value, option, reason):
+    line = _run_command(tmp_path, {
+        name: value,
+        'taskflow_executor.jobboard_url': 'redis://127.0.0.1:6379/15'},
+        command='glance-import-conductor')
+    _check_bad_value_line(line, tmp_path, option, reason)
+
+
+def _run_wsgi_entry(tmp_path, overrides):
+    path = fixtures.write_config(str(tmp_path), None, overrides)
+    env = dict(os.environ, GLANCE_IMPORT_CONFIG_FILES=path)
+    result = subprocess.run(
+        [sys.executable, '-c', 'import glance_import.api.wsgi'],
+        capture_output=True, text=True, timeout=120, env=env,
+        stdin=subprocess.DEVNULL)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith('glance-import-wsgi: error: '), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize('name, value, option, reason', BAD_VALUES[:3],
+                         ids=BAD_IDS[:3])
+def test_wsgi_entry_refuses_bad_values(tmp_path, name, value, option,
+                                       reason):
+    line = _run_wsgi_entry(tmp_path, {name: value})
+    _check_bad_value_line(line, tmp_path, option, reason)
+
+
+def test_store_section_values_are_checked(tmp_path):
+    line = _run_command(tmp_path, {
+        'enabled_backends': 'fast:file',
+        'glance_store.default_backend': 'fast',
+        'fast.filesystem_store_datadir': str(tmp_path / 'fast'),
+        'fast.filesystem_store_chunk_size': 'big'})
+    _check_bad_value_line(line, tmp_path,
+                          '[fast] filesystem_store_chunk_size', 'big')
+
+
+MALFORMED_POLICIES = [
+    ('policy.yaml', 'get_images: "role:admin\n  bad: [\n',
+     'while scanning a quoted scalar at line 1, column 13'),
+    ('policy.json', '{"get_images": "role:admin",\n', 'at line 2'),
+]
+
+
+@pytest.mark.parametrize('name, text, reason', MALFORMED_POLICIES,
+                         ids=['yaml', 'json'])
+def test_malformed_policy_file_stops_start_up(tmp_path, name, text, reason):
+    policy_file = tmp_path / name
+    policy_file.write_text(text)
+    overrides = {'oslo_policy.policy_file': str(policy_file)}
+    for line in (_run_command(tmp_path, overrides),
+                 _run_wsgi_entry(tmp_path, overrides)):
+        assert 'Cannot read the policy file %s: ' % policy_file in line
+        assert reason in line, line
+
+
+def test_glance_syntax_file_starts(tmp_path):
+    """The lists written as Glance's documentation writes them."""
+    service = fixtures.ServiceProcess(str(tmp_path), None, {
+        'enabled_import_methods': '[glance-direct,web-download]',
+        'image_import_opts.image_import_plugins':
+            "['image_conversion', 'inject_image_metadata']",
+        'import_filtering_opts.allowed_ports': '[]',
+        'import_filtering_opts.allowed_hosts': '[127.0.0.1]',
+        'inject_metadata_properties.ignore_user_roles': '[admin]',
+    })
+    service.start()
+    try:
+        import requests
+        info = requests.get(service.url + '/v2/info/import', timeout=30)
+        assert info.status_code == 200, info.text
+        assert info.json()['import-methods']['value'] == [
+            'glance-direct', 'web-download']
+    finally:
+        service.stop()

@@ -1,0 +1,60 @@
+"""Glance options of features not served here are named at start-up."""
+
+import logging
+
+from oslo_config import cfg
+
+from glance_import import unsupported_options
+
+
+def _conf(tmp_path, text, extra_dir_text=None):
+    path = tmp_path / 'glance-api.conf'
+    path.write_text(text)
+    args = ['--config-file', str(path)]
+    if extra_dir_text is not None:
+        conf_dir = tmp_path / 'glance-api.conf.d'
+        conf_dir.mkdir()
+        (conf_dir / '10-cache.conf').write_text(extra_dir_text)
+        args += ['--config-dir', str(conf_dir)]
+    conf = cfg.ConfigOpts()
+    conf(args, project='glance', default_config_files=[])
+    return conf, path
+
+
+def test_each_unsupported_setting_is_found_with_its_file(tmp_path):
+    conf, path = _conf(
+        tmp_path,
+        '[DEFAULT]\nimage_cache_dir = /var/cache/glance\n'
+        'workers = 2\n[profiler]\nenabled = true\n'
+        '[import_filtering_opts]\nallowed_ports = []\n',
+        extra_dir_text='[DEFAULT]\ndelayed_delete = true\n')
+    found = unsupported_options.unsupported_settings(conf)
+    names = sorted((section, name) for _, section, name, _ in found)
+    assert names == [('DEFAULT', 'delayed_delete'),
+                     ('DEFAULT', 'image_cache_dir'),
+                     ('profiler', 'enabled')]
+    files = {name: where for where, _, name, _ in found}
+    assert files['image_cache_dir'] == str(path)
+    assert files['delayed_delete'].endswith('10-cache.conf')
+
+
+def test_a_file_of_supported_options_gives_no_warning(tmp_path, caplog):
+    conf, _ = _conf(tmp_path, '[DEFAULT]\nenabled_import_methods = '
+                              '[glance-direct]\n[database]\n'
+                              'connection = sqlite://\n')
+    log = logging.getLogger('test_unsupported')
+    with caplog.at_level(logging.WARNING, logger='test_unsupported'):
+        unsupported_options.warn_unsupported(conf, log)
+    assert caplog.records == []
+
+
+def test_warning_names_file_option_and_feature(tmp_path, caplog):
+    conf, path = _conf(tmp_path, '[DEFAULT]\nuse_keystone_limits = true\n')
+    log = logging.getLogger('test_unsupported')
+    with caplog.at_level(logging.WARNING, logger='test_unsupported'):
+        unsupported_options.warn_unsupported(conf, log)
+    [record] = caplog.records
+    message = record.getMessage()
+    assert str(path) in message
+    assert '[DEFAULT] use_keystone_limits' in message
+    assert 'Keystone unified limits' in message
