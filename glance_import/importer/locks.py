@@ -108,21 +108,18 @@ def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
         values['status'] = images.IMPORTING
         from_status = image.status
     named = [s for s in stores if s]
-    if named:
-        importing = set(images.stores_list(
-            image.properties.get(images.IMPORTING_TO_STORES)))
-        failed = set(images.stores_list(
-            image.properties.get(images.FAILED_IMPORT)))
-        # A busted predecessor's stores are no longer in progress.
-        importing -= set(old_stores)
-        failed -= set(old_stores) | set(named)
-        importing |= set(named)
-        set_props[images.IMPORTING_TO_STORES] = images.stores_value(
-            importing)
-        if failed:
-            set_props[images.FAILED_IMPORT] = images.stores_value(failed)
-        elif images.FAILED_IMPORT in image.properties:
-            remove_props.append(images.FAILED_IMPORT)
+    importing = set(images.stores_list(
+        image.properties.get(images.IMPORTING_TO_STORES)))
+    failed = set(images.stores_list(
+        image.properties.get(images.FAILED_IMPORT)))
+    # A busted predecessor's stores are no longer in progress.
+    importing -= set(old_stores)
+    failed -= set(old_stores) | set(named)
+    importing |= set(named)
+    # Both are set on every import, as Glance does, and stay as ""
+    # when empty: clients poll them until they read empty.
+    set_props[images.IMPORTING_TO_STORES] = images.stores_value(importing)
+    set_props[images.FAILED_IMPORT] = images.stores_value(failed)
     if images.STAGE_HOST in image.properties:
         remove_props.append(images.STAGE_HOST)
     db_api.image_update(ctx, image.id, values, from_status=from_status,

@@ -87,9 +87,7 @@ def save(ctx, image_id, task_id, *, values=None, from_status=None,
             image.properties.get(images.FAILED_IMPORT)))
         props[images.IMPORTING_TO_STORES] = images.stores_value(
             importing - done - failed)
-        if failed | old_failed:
-            props[images.FAILED_IMPORT] = images.stores_value(
-                old_failed | failed)
+        props[images.FAILED_IMPORT] = images.stores_value(old_failed | failed)
     location_id = None
     if location is not None:
         url, metadata = location

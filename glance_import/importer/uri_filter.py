@@ -112,62 +112,78 @@ def address_refused(address):
 def check_uri(conf, uri):
     """Return a Target for *uri*, or raise FilterError.
 
-    The error message is Glance's; the reason is logged only.
+    The message starts as Glance's and then names the rule that refused
+    the URI, so the client knows which setting or which part to change.
     """
     def refuse(reason):
         LOG.info('URI %s refused: %s', uri, reason)
         raise FilterError(
-            'URI for web-download does not pass filtering: %s' % uri)
+            'URI for web-download does not pass filtering: %s (%s)'
+            % (uri, reason))
 
     opts = conf.import_filtering_opts
     if not isinstance(uri, str) or not uri:
-        refuse('empty')
+        refuse('no URI given')
     try:
         parts = urllib.parse.urlsplit(uri)
         port = parts.port
     except ValueError:
-        refuse('malformed')
+        refuse('the URI is malformed')
     scheme = (parts.scheme or '').lower()
-    allowed, denied = _allow_deny(opts, 'allowed_schemes',
-                                  'disallowed_schemes')
-    if not scheme or (allowed and scheme not in allowed) or \
-            scheme in denied:
-        refuse('scheme %r' % scheme)
+    _check_listed(refuse, opts, 'scheme', scheme or None)
     if scheme not in DEFAULT_PORTS:
-        refuse('no fetcher for scheme %r' % scheme)
+        refuse('scheme %r cannot be downloaded, only http and https'
+               % scheme)
 
     host = normalise_host(parts.hostname)
     if host is None:
-        refuse('host %r' % parts.hostname)
+        refuse('host %r is not a name or a canonical address'
+               % parts.hostname)
     hosts, denied_hosts = _allow_deny(opts, 'allowed_hosts',
                                       'disallowed_hosts')
     hosts = [normalise_host(h) or h for h in hosts]
     denied_hosts = [normalise_host(h) or h for h in denied_hosts]
-    if (hosts and host not in hosts) or host in denied_hosts:
-        refuse('host %r not allowed' % host)
-
+    if hosts and host not in hosts:
+        refuse('host %r is not in allowed_hosts' % host)
+    if host in denied_hosts:
+        refuse('host %r is in disallowed_hosts' % host)
     if port is not None:
-        ports, denied_ports = _allow_deny(opts, 'allowed_ports',
-                                          'disallowed_ports')
-        if (ports and port not in ports) or port in denied_ports:
-            refuse('port %d not allowed' % port)
+        _check_listed(refuse, opts, 'port', port)
 
     effective_port = port or DEFAULT_PORTS[scheme]
     trusted = host in hosts
     addresses = []
-    for address in _resolve(host, effective_port):
+    resolved = _resolve(host, effective_port)
+    if not resolved:
+        refuse('host %r does not resolve' % host)
+    for address in resolved:
         if address in denied_hosts:
             continue
         if not trusted and address_refused(address):
             continue
         addresses.append(address)
     if not addresses:
-        refuse('no allowed addresses for host %r' % host)
+        refuse('host %r resolves only to refused addresses (loopback, '
+               'link-local, unspecified, multicast, reserved or in '
+               'disallowed_hosts); allowed_hosts may list the host'
+               % host)
     path = parts.path or '/'
     if parts.query:
         path += '?' + parts.query
     return Target(uri=uri, scheme=scheme, host=host, port=effective_port,
                   path=path, addresses=addresses)
+
+
+def _check_listed(refuse, opts, kind, value):
+    """Refuse *value* (a scheme or port) outside [import_filtering_opts]."""
+    allowed, denied = _allow_deny(opts, 'allowed_%ss' % kind,
+                                  'disallowed_%ss' % kind)
+    if value is None:
+        refuse('the URI has no %s' % kind)
+    if allowed and value not in allowed:
+        refuse('%s %r is not in allowed_%ss' % (kind, value, kind))
+    if value in denied:
+        refuse('%s %r is in disallowed_%ss' % (kind, value, kind))
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):

@@ -157,8 +157,8 @@ def test_glance_download_input(single):
         ({'glance_region': 'R2', 'glance_image_id': 'abc'},
          'Remote image id does not look like a UUID: abc'),
         ({'glance_region': 'R2', 'glance_image_id': rid,
-          'glance_service_interface': 'sideways'},
-         "'glance_service_interface' must be public, internal or admin"),
+          'glance_service_interface': 7},
+         "'glance_service_interface' must be a string"),
     ]:
         method['name'] = 'glance-download'
         refused(single, image['id'], 400, text, {'method': method})
@@ -171,12 +171,24 @@ def test_web_download_needs_uri(single):
             {'method': {'name': 'web-download'}})
 
 
-def test_all_stores_must_succeed_needs_multi_store(single):
+@pytest.mark.parametrize('flag', [False, True])
+def test_all_stores_must_succeed_is_accepted_on_one_store(single, flag):
+    """Glance answers 400 to false here; the stock clients send it."""
+    image = staged(single)
+    resp = single.post('/v2/images/%s/import' % image['id'], json={
+        'method': {'name': 'glance-direct'},
+        'all_stores_must_succeed': flag})
+    assert resp.status_code == 202, resp.text
+    assert iu.wait_status(single, image['id'], 'active')['status'] == \
+        'active'
+
+
+def test_all_stores_must_succeed_must_be_boolean(single):
     image = staged(single)
     refused(single, image['id'], 400,
-            'All_stores_must_succeed can only be set with enabled_backends',
+            "'all_stores_must_succeed' must be boolean value only",
             {'method': {'name': 'glance-direct'},
-             'all_stores_must_succeed': False})
+             'all_stores_must_succeed': 'no'})
 
 
 def test_policies(single, service_factory):

@@ -91,22 +91,30 @@ def test_internal_interface(regions):
     assert task['status'] == 'success', task['message']
 
 
-@pytest.mark.parametrize('case', ['missing', 'not-active', 'no-region'])
+@pytest.mark.parametrize('case', ['missing', 'not-active', 'no-region',
+                                  'no-interface'])
 def test_failures_revert(regions, case):
+    """Accepted with 202, as in Glance; the task says what was wrong."""
     local, remote, remote_url = regions
     region = 'RegionTwo'
+    interface = None
     if case == 'missing':
         remote_id = str(uuid.uuid4())
         text = 'HTTP status 404'
     elif case == 'not-active':
         remote_id = iu.create(remote)['id']
         text = 'is queued, not active'
-    else:
+    elif case == 'no-region':
         remote_id = remote_image(remote)['id']
         region = 'Elsewhere'
         text = "No 'public' image endpoint for region 'Elsewhere'"
+    else:
+        remote_id = remote_image(remote)['id']
+        interface = 'sideways'
+        text = "No 'sideways' image endpoint for region 'RegionTwo'"
     image_id, task = download_from(local, remote_url, remote_id,
-                                   region=region, hw_cpu_cores='2')
+                                   region=region, interface=interface,
+                                   hw_cpu_cores='2')
     assert task['status'] == 'failure'
     assert text in task['message']
     shown = iu.image(local, image_id)

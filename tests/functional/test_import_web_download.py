@@ -57,27 +57,37 @@ def test_loopback_refused_by_default(service_factory, source):
     resp = iu.start_import(client, image['id'], web(uri))
     assert resp.status_code == 400
     assert FILTER_MESSAGE % uri in iu.message(resp)
+    # The client is told which rule refused it.
+    assert "host '127.0.0.1' resolves only to refused addresses" in \
+        iu.message(resp)
     assert iu.image(client, image['id'])['status'] == 'queued'
     assert iu.tasks(client, image['id']) == []
     assert source.hits == []
 
 
-@pytest.mark.parametrize('uri', [
-    'http://localhost:%(port)d/image.raw',   # a name resolving to loopback
-    'http://0.0.0.0:%(port)d/image.raw',     # unspecified
-    'http://169.254.169.254/latest/meta-data',  # link-local metadata
-    'http://127.1:%(port)d/image.raw',       # non-canonical IPv4
-    'http://2130706433:%(port)d/image.raw',  # decimal IPv4
-    'http://0x7f.0.0.1:%(port)d/image.raw',  # hex IPv4
-    'http://[::1]:%(port)d/image.raw',       # IPv6 loopback
-    'http://[::ffff:127.0.0.1]:%(port)d/image.raw',
-    'ftp://127.0.0.1:%(port)d/image.raw',    # scheme
-    'file:///etc/passwd',
-    'http://127.0.0.1:1/image.raw',          # port not allowed
-    'http:///image.raw',                     # no host
-    'http://no-such-host.invalid/image.raw',  # does not resolve
+REFUSED_ADDRESSES = 'resolves only to refused addresses'
+NOT_A_HOST = 'is not a name or a canonical address'
+
+
+@pytest.mark.parametrize('uri, reason', [
+    # a name resolving to loopback
+    ('http://localhost:%(port)d/image.raw', REFUSED_ADDRESSES),
+    ('http://0.0.0.0:%(port)d/image.raw', REFUSED_ADDRESSES),  # unspecified
+    # link-local metadata
+    ('http://169.254.169.254/latest/meta-data', REFUSED_ADDRESSES),
+    ('http://127.1:%(port)d/image.raw', NOT_A_HOST),  # non-canonical IPv4
+    ('http://2130706433:%(port)d/image.raw', NOT_A_HOST),  # decimal IPv4
+    ('http://0x7f.0.0.1:%(port)d/image.raw', NOT_A_HOST),  # hex IPv4
+    ('http://[::1]:%(port)d/image.raw', REFUSED_ADDRESSES),  # IPv6 loopback
+    ('http://[::ffff:127.0.0.1]:%(port)d/image.raw', REFUSED_ADDRESSES),
+    ('ftp://127.0.0.1:%(port)d/image.raw',
+     "scheme 'ftp' is not in allowed_schemes"),
+    ('file:///etc/passwd', "scheme 'file' is not in allowed_schemes"),
+    ('http://127.0.0.1:1/image.raw', 'port 1 is not in allowed_ports'),
+    ('http:///image.raw', NOT_A_HOST),                     # no host
+    ('http://no-such-host.invalid/image.raw', 'does not resolve'),
 ])
-def test_refused_uris(service_factory, source, uri):
+def test_refused_uris(service_factory, source, uri, reason):
     overrides = {'import_filtering_opts.allowed_ports': [source.port, 80]}
     client = caller(service_factory(overrides))
     image = iu.create(client)
@@ -85,6 +95,7 @@ def test_refused_uris(service_factory, source, uri):
     resp = iu.start_import(client, image['id'], web(uri))
     assert resp.status_code == 400, uri
     assert FILTER_MESSAGE % uri in iu.message(resp)
+    assert reason in iu.message(resp)
     assert source.hits == []
 
 

@@ -40,12 +40,15 @@ def opts(conf, **values):
         conf.set_override(name, value, group='import_filtering_opts')
 
 
-def refused(conf, uri):
+def refused(conf, uri, reason=''):
+    """Glance's message, then the rule that refused *uri* in brackets."""
     with pytest.raises(uri_filter.FilterError) as info:
         uri_filter.check_uri(conf, uri)
     assert info.value.status == 400
-    assert info.value.msg == \
-        'URI for web-download does not pass filtering: %s' % uri
+    prefix = 'URI for web-download does not pass filtering: %s (' % uri
+    assert info.value.msg.startswith(prefix), info.value.msg
+    assert info.value.msg.endswith(')')
+    assert reason in info.value.msg, info.value.msg
 
 
 @pytest.mark.parametrize('host, expected', [
@@ -79,7 +82,8 @@ def test_public_name_accepted_and_pinned(conf, dns):
     '::ffff:169.254.169.254', 'ff02::1'])
 def test_names_resolving_to_internal_addresses_refused(conf, dns, address):
     dns['evil.example.com'] = [address]
-    refused(conf, 'http://evil.example.com/image')
+    refused(conf, 'http://evil.example.com/image',
+            "host 'evil.example.com' resolves only to refused addresses")
 
 
 def test_internal_addresses_dropped_from_mixed_answers(conf, dns):
@@ -99,19 +103,43 @@ def test_allowed_host_may_be_loopback(conf, dns):
     opts(conf, allowed_hosts=['localhost'])
     assert uri_filter.check_uri(
         conf, 'http://localhost/x').addresses == ['127.0.0.1']
-    refused(conf, 'http://127.0.0.1/x')
+    refused(conf, 'http://127.0.0.1/x',
+            "host '127.0.0.1' is not in allowed_hosts")
 
 
 def test_unresolvable_refused(conf, dns):
-    refused(conf, 'http://nowhere.example.com/x')
+    refused(conf, 'http://nowhere.example.com/x',
+            "host 'nowhere.example.com' does not resolve")
 
 
-@pytest.mark.parametrize('uri', [
-    'ftp://198.51.100.7/x', 'file:///etc/passwd', '//198.51.100.7/x',
-    'http:///x', 'http://198.51.100.7:8080/x', 'http://198.51.100.7:0/x',
-    'http://198.51.100.7:99999/x', 'gopher://198.51.100.7/x'])
-def test_scheme_host_port_rules(conf, dns, uri):
-    refused(conf, uri)
+@pytest.mark.parametrize('uri, reason', [
+    ('ftp://198.51.100.7/x', "scheme 'ftp' is not in allowed_schemes"),
+    ('file:///etc/passwd', "scheme 'file' is not in allowed_schemes"),
+    ('//198.51.100.7/x', 'the URI has no scheme'),
+    ('http:///x', "host None is not a name or a canonical address"),
+    ('http://198.51.100.7:8080/x', 'port 8080 is not in allowed_ports'),
+    ('http://198.51.100.7:0/x', 'port 0 is not in allowed_ports'),
+    ('http://198.51.100.7:99999/x', 'the URI is malformed'),
+    ('gopher://198.51.100.7/x', "scheme 'gopher' is not in allowed_schemes"),
+    ('http://0x7f.0.0.1/x',
+     "host '0x7f.0.0.1' is not a name or a canonical address"),
+])
+def test_scheme_host_port_rules(conf, dns, uri, reason):
+    refused(conf, uri, reason)
+
+
+def test_deny_lists_name_the_rule(conf, dns):
+    opts(conf, allowed_schemes=[], disallowed_schemes=['https'],
+         allowed_ports=[], disallowed_ports=[81],
+         disallowed_hosts=['198.51.100.9'])
+    refused(conf, 'https://198.51.100.7/x',
+            "scheme 'https' is in disallowed_schemes")
+    refused(conf, 'http://198.51.100.7:81/x', 'port 81 is in disallowed_ports')
+    refused(conf, 'http://198.51.100.9/x',
+            "host '198.51.100.9' is in disallowed_hosts")
+    opts(conf, allowed_schemes=['http', 'https', 'ftp'])
+    refused(conf, 'ftp://198.51.100.7/x',
+            "scheme 'ftp' cannot be downloaded, only http and https")
 
 
 def test_explicit_default_port_checked_only_when_stated(conf, dns):
