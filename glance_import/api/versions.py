@@ -10,16 +10,17 @@ from glance_import.api import util
 
 CONF = cfg.CONF
 
-# Minor versions whose features this service implements. Every version
-# after 2.5 presupposes the import API (2.6), so all need
-# enable_image_import: 2.7 hidden images, 2.9 import to several stores,
-# 2.12 the tasks of an image. As in Glance, the multi-store versions (2.8
-# stores, 2.10 delete from a store, 2.11, 2.15 store details) are listed
-# only when enabled_backends is set. Not listed, as not implemented:
-# 2.13 (usage), 2.14/2.16/2.18 (cache), 2.17 (locations API).
+# Minor versions listed, by Glance 33's rules, among those whose features
+# this service implements. Every version after 2.5 presupposes the import
+# API (2.6), so all need enable_image_import. Always: 2.7 hidden images,
+# 2.9 import to several stores, 2.15 store details (a 404 without
+# enabled_backends, as in Glance). With enabled_backends: 2.8 stores,
+# 2.10 delete from a store, 2.11, 2.12 the tasks of an image. Not listed,
+# as not implemented yet: 2.13 (usage), 2.14/2.16/2.18 (cache), 2.17
+# (locations API), which Glance lists.
 BASE_MINORS = (0, 1, 2, 3, 4, 5)
-IMPORT_MINORS = (6, 7, 9, 12)
-MULTI_STORE_MINORS = (8, 10, 11, 15)
+IMPORT_MINORS = (6, 7, 9, 15)
+MULTI_STORE_MINORS = (8, 10, 11, 12)
 
 
 def available_minors(conf):

@@ -22,7 +22,8 @@ def test_versions_with_import_enabled(service_factory):
     assert resp.status_code == 200
     assert resp.headers['Content-Type'] == 'application/json'
     ids = _ids(resp)
-    assert ids[0] == ('v2.12', 'CURRENT')
+    # Glance 33's single-store list, less what is not built yet.
+    assert ids[0] == ('v2.15', 'CURRENT')
     assert ids[1:] == [('v2.%d' % m, 'SUPPORTED')
                        for m in (9, 7, 6, 5, 4, 3, 2, 1, 0)]
     for version in resp.json()['versions']:
@@ -65,7 +66,7 @@ def test_multi_store_versions(service_factory, tmp_path):
 def test_root_is_multiple_choices(client, service):
     resp = client.get('/')
     assert resp.status_code == 300
-    assert _ids(resp)[0][0] == 'v2.12'
+    assert _ids(resp)[0][0] == 'v2.15'
 
 
 @pytest.mark.parametrize('path', ['/v1/images', '/v3', '/foo', '/v2.99/x'])
@@ -80,7 +81,7 @@ def test_versions_subpath_is_200(client):
 
 
 @pytest.mark.parametrize('prefix', ['/v2', '/v2.0', '/v2.3', '/v2.6',
-                                    '/v2.12'])
+                                    '/v2.15'])
 def test_minor_version_prefix_maps_to_v2(client, prefix):
     resp = client.get(prefix + '/schemas/image')
     assert resp.status_code == 200
