@@ -161,6 +161,14 @@ def _check_schema(conf, auto_migrate):
     """
     from glance_import.db import migration
 
+    current = migration.current_version()
+    if migration.is_newer_than_this_release(current):
+        # "db expand" of the next release ran: its schema still serves
+        # this release until "db contract" (doc/upgrade.rst).
+        LOG.warning('The database schema (%s) is newer than this '
+                    "release's (%s); serving on it during a rolling "
+                    'upgrade', current, migration.head_version())
+        return
     if auto_migrate and db_api.get_engine().dialect.name == 'sqlite':
         # uwsgi or mod_wsgi may start several processes at once.
         lock_path = os.path.join(config.state_path(conf), '.migrate.lock')
@@ -168,7 +176,7 @@ def _check_schema(conf, auto_migrate):
             fcntl.flock(lock, fcntl.LOCK_EX)
             if migration.current_version() != migration.head_version():
                 migration.upgrade()
-    elif migration.current_version() != migration.head_version():
+    elif current != migration.head_version():
         raise exception.InvalidConfiguration(
             'The database schema is not current; run '
             '"glance-import-manage db sync"')

@@ -38,7 +38,9 @@ def _prepare(conf):
     jobboard.board_conf(conf)
     config.validate(conf)
     db_api.configure(conf)
-    if migration.current_version() != migration.head_version():
+    current = migration.current_version()
+    if current != migration.head_version() and \
+            not migration.is_newer_than_this_release(current):
         raise exception.InvalidConfiguration(
             'The database schema is not current; run '
             '"glance-import-manage db sync"')

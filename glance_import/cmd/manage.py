@@ -12,6 +12,28 @@ from glance_import.db import migration
 
 PROG = 'glance-import-manage'
 
+# Glance's defaults for the two purge commands.
+PURGE_AGE_IN_DAYS = 30
+PURGE_IMAGES_AGE_IN_DAYS = 180
+PURGE_MAX_ROWS = 100
+
+UP_TO_DATE = 'Database is up to date. No migrations needed.'
+# db check: exit status and message for the next step (Glance's codes).
+CHECK_RESULTS = {
+    None: (0, 'Database is up to date. No upgrades needed.'),
+    migration.EXPAND: (3, 'Your database is not up to date. Your first step '
+                          'is to run `%s db expand`.' % PROG),
+    migration.MIGRATE: (4, 'Your database is not up to date. Your next step '
+                           'is to run `%s db migrate`.' % PROG),
+    migration.CONTRACT: (5, 'Your database is not up to date. Your next '
+                            'step is to run `%s db contract`.' % PROG),
+}
+EXPAND_FIRST = ('cannot be run before database expansion. Run database '
+                'expansion first using "%s db expand"' % PROG)
+MIGRATE_FIRST = ('Database contraction did not run. Database contraction '
+                 'cannot be run before data migration is complete. Run data '
+                 'migration using "%s db migrate".' % PROG)
+
 
 def db_sync(conf):
     migration.upgrade()
@@ -22,17 +44,123 @@ def db_version(conf):
     print(migration.current_version() or 'None (run db sync)')
 
 
+def db_check(conf):
+    status, message = CHECK_RESULTS[migration.next_step()]
+    print(message)
+    return status
+
+
+def _upgraded(revision):
+    print('Upgraded database to: %s, current revision(s): %s'
+          % (revision, migration.current_version()))
+
+
+def db_expand(conf):
+    if migration.next_step() is None:
+        print(UP_TO_DATE)
+        return
+    revision = migration.expand()
+    if revision is None:
+        print('Database expansion is up to date. No expansion needed.')
+    else:
+        _upgraded(revision)
+
+
+def db_migrate(conf):
+    if migration.next_step() is None:
+        print(UP_TO_DATE)
+        return
+    try:
+        rows = migration.migrate_data()
+    except migration.StepPending:
+        raise exception.GlanceImportError(
+            'Data migration did not run. Data migration ' + EXPAND_FIRST)
+    if rows is None:
+        print('Database migration is up to date. No migration needed.')
+    else:
+        print('Migrated %d rows' % rows)
+
+
+def db_contract(conf):
+    if migration.next_step() is None:
+        print(UP_TO_DATE)
+        return
+    try:
+        revision = migration.contract()
+    except migration.StepPending as e:
+        if e.step == migration.MIGRATE:
+            raise exception.GlanceImportError(MIGRATE_FIRST)
+        raise exception.GlanceImportError(
+            'Database contraction did not run. Database contraction '
+            + EXPAND_FIRST)
+    _upgraded(revision)
+
+
+def _int_arg(conf, name):
+    value = getattr(conf.category, name)
+    try:
+        return int(value)
+    except ValueError:
+        raise exception.BadRequest(
+            'Invalid int value for %s: %s' % (name, value))
+
+
+def _report_purge(purged):
+    for table, rows in purged:
+        print('Deleted %d row(s) from table %s' % (rows, table))
+
+
+def db_purge(conf):
+    from glance_import.db import purge
+    _report_purge(purge.purge_deleted_rows(
+        _int_arg(conf, 'age_in_days'), _int_arg(conf, 'max_rows')))
+
+
+def db_purge_images_table(conf):
+    from glance_import.db import purge
+    _report_purge(purge.purge_deleted_images(
+        _int_arg(conf, 'age_in_days'), _int_arg(conf, 'max_rows')))
+
+
 def staging_cleanup(conf):
     from glance_import.store import staging
     removed = staging.cleanup(conf)
     print('Removed %d staging file(s)' % len(removed))
 
 
+def _add_purge_parser(actions, name, help, age_in_days):
+    parser = actions.add_parser(name, help=help)
+    # Strings: a bad value gets Glance's one-line message, not argparse's.
+    parser.add_argument(
+        '--age_in_days', default=str(age_in_days),
+        help='Purge deleted rows older than this many days (default %d).'
+        % age_in_days)
+    parser.add_argument(
+        '--max_rows', default=str(PURGE_MAX_ROWS),
+        help='Delete at most this many rows per table, -1 for all '
+        '(default %d).' % PURGE_MAX_ROWS)
+
+
 def _add_commands(subparsers):
     db = subparsers.add_parser('db', help='Database schema.')
     db_actions = db.add_subparsers(dest='action')
-    db_actions.add_parser('sync', help='Create or upgrade the schema.')
+    db_actions.add_parser('sync', help='Create or upgrade the schema, all '
+                                       'phases at once.')
     db_actions.add_parser('version', help='Print the schema version.')
+    db_actions.add_parser(
+        'check', help='Exit 0 when current, 3/4/5 when expand/migrate/'
+                      'contract is the next step.')
+    db_actions.add_parser('expand', help='Apply the additive migrations.')
+    db_actions.add_parser('migrate', help='Run pending data migrations.')
+    db_actions.add_parser(
+        'contract', help='Apply the migrations the previous release cannot '
+                         'run against.')
+    _add_purge_parser(
+        db_actions, 'purge', 'Hard-delete old soft-deleted tasks and rows '
+        'of deleted images (not the image rows).', PURGE_AGE_IN_DAYS)
+    _add_purge_parser(
+        db_actions, 'purge_images_table', 'Hard-delete old deleted image '
+        'rows; their ids can then be reused.', PURGE_IMAGES_AGE_IN_DAYS)
     stg = subparsers.add_parser('staging', help='Staging area.')
     stg_actions = stg.add_subparsers(dest='action')
     stg_actions.add_parser(
@@ -42,6 +170,12 @@ def _add_commands(subparsers):
 COMMANDS = {
     ('db', 'sync'): db_sync,
     ('db', 'version'): db_version,
+    ('db', 'check'): db_check,
+    ('db', 'expand'): db_expand,
+    ('db', 'migrate'): db_migrate,
+    ('db', 'contract'): db_contract,
+    ('db', 'purge'): db_purge,
+    ('db', 'purge_images_table'): db_purge_images_table,
     ('staging', 'cleanup'): staging_cleanup,
 }
 
@@ -57,17 +191,18 @@ def main(argv=None):
                                 getattr(conf.category, 'action', None)))
         if command is None:
             return common.fail(PROG, exception.BadRequest(
-                'usage: %s {db sync|db version|staging cleanup}' % PROG))
+                'usage: %s {%s}' % (PROG, '|'.join(
+                    ' '.join(key) for key in COMMANDS))))
         config.check_database_url(conf)
         db_api.configure(conf)
-        command(conf)
+        status = command(conf)
     except (exception.GlanceImportError, cfg.Error) as e:
         return common.fail(PROG, e)
     except Exception as e:  # database drivers raise their own types
         return common.fail(PROG, exception.GlanceImportError(
             'Cannot use [database] connection %r: %s'
             % (config.database_url_for_display(conf), e)))
-    return 0
+    return status or 0
 
 
 if __name__ == '__main__':
