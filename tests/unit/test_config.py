@@ -247,9 +247,9 @@ BAD_VALUES = [
     ('glance_store.filesystem_store_file_perm', 'rw',
      '[glance_store] filesystem_store_file_perm', 'rw'),
 ]
-BAD_IDS = ['method-choice', 'method-quote', 'port-bound', 'host', 'plugin-quote',
-           'int', 'int-min', 'choice', 'bool', 'dict', 'library-bool',
-           'store-int']
+BAD_IDS = ['method-choice', 'method-quote', 'port-bound', 'host',
+           'plugin-quote', 'int', 'int-min', 'choice', 'bool', 'dict',
+           'library-bool', 'store-int']
 
 
 def _check_bad_value_line(line, tmp_path, option, reason):

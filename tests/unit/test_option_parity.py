@@ -32,13 +32,6 @@ TYPE_DEVIATIONS = {
     ('inject_metadata_properties', 'ignore_user_roles'),
 }
 DEFAULT_DEVIATIONS = set()
-# Glance options with no counterpart and no feature to warn about.
-NOT_APPLICABLE = {
-    ('wsgi', 'python_interpreter'):
-        'import plugins run in the API process, not in a new interpreter',
-    ('wsgi', 'task_pool_threads'):
-        'imports run on the taskflow executor ([taskflow_executor])',
-}
 
 
 def our_options():
@@ -255,13 +248,12 @@ def test_deviations_are_still_deviations():
         assert OURS[key].default != GLANCE_OPTIONS[key]['default'], key
 
 
-def test_every_glance_option_is_served_warned_about_or_explained():
+def test_every_glance_option_is_served_or_warned_about():
     missing = []
     for key in GLANCE_OPTIONS:
         group, _ = key
         if (key in OURS or key in unsupported_options.UNSUPPORTED_OPTIONS
-                or group in unsupported_options.UNSUPPORTED_SECTIONS
-                or key in NOT_APPLICABLE):
+                or group in unsupported_options.UNSUPPORTED_SECTIONS):
             continue
         missing.append('[%s] %s' % key)
     assert not missing, 'Glance options we neither serve nor warn about: ' \
