@@ -19,6 +19,7 @@ from oslo_db.sqlalchemy import enginefacade
 from glance_import import exception
 from glance_import import images as image_domain
 from glance_import.db import models
+from glance_import.db import task_states
 
 _FACADE = None
 
@@ -579,24 +580,12 @@ def release_import_lock(ctx, image_id, task_id):
 
 # Tasks -----------------------------------------------------------------
 
-TASK_PENDING = 'pending'
-TASK_PROCESSING = 'processing'
-TASK_SUCCESS = 'success'
-TASK_FAILURE = 'failure'
-TASK_TRANSITIONS = {
-    TASK_PENDING: {TASK_PROCESSING, TASK_FAILURE},
-    TASK_PROCESSING: {TASK_SUCCESS, TASK_FAILURE},
-    TASK_SUCCESS: set(),
-    TASK_FAILURE: set(),
-}
-
-
 @retry_on_deadlock
 def task_create(ctx, values):
     now = utcnow()
     values = dict(values)
     values.setdefault('id', str(uuid.uuid4()))
-    values.setdefault('status', TASK_PENDING)
+    values.setdefault('status', task_states.PENDING)
     values.setdefault('message', '')
     values.setdefault('created_at', now)
     values.setdefault('updated_at', now)
@@ -633,10 +622,8 @@ def task_update(ctx, task_id, values, *, from_status=None):
     with _writer(ctx) as session:
         stmt = sa.update(models.Task).where(models.Task.id == task_id)
         if from_status is not None:
-            if new and new not in TASK_TRANSITIONS[from_status]:
-                raise exception.Conflict(
-                    'Task status transition from %s to %s is not allowed'
-                    % (from_status, new))
+            if new:
+                task_states.check_transition(from_status, new)
             stmt = stmt.where(models.Task.status == from_status)
         if session.execute(stmt.values(**values)).rowcount != 1:
             raise exception.Conflict('Task %s changed concurrently'

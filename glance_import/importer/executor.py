@@ -19,6 +19,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import task_states
 from glance_import.importer import flows
 from glance_import.importer import jobboard
 from glance_import.importer import persistence
@@ -58,7 +59,7 @@ def submit(task: dict, credentials: dict | None = None) -> None:
         _pool().submit(run_task, task['id'], credentials or {})
     except RuntimeError as e:
         LOG.error('Cannot start task %s: %s', task['id'], e)
-        _finish(task['id'], db_api.TASK_PENDING, db_api.TASK_FAILURE,
+        _finish(task['id'], task_states.PENDING, task_states.FAILURE,
                 message='The service is shutting down; the task was not '
                         'started')
 
@@ -102,8 +103,8 @@ def run_task(task_id: str, credentials: dict) -> None:
     try:
         task = db_api.task_get(ctx, task_id)
         db_api.task_update(ctx, task_id,
-                           {'status': db_api.TASK_PROCESSING},
-                           from_status=db_api.TASK_PENDING)
+                           {'status': task_states.PROCESSING},
+                           from_status=task_states.PENDING)
     except exception.GlanceImportError as e:
         LOG.warning('Task %s not started: %s', task_id, e)
         return
@@ -124,10 +125,10 @@ def run_task(task_id: str, credentials: dict) -> None:
             LOG.warning('Task %s failed: %s', task_id, e)
         if args is not None and task['type'] == LEGACY_IMPORT_TASK:
             _discard_legacy_image(ctx, args['image_id'])
-        _finish(task_id, db_api.TASK_PROCESSING, db_api.TASK_FAILURE,
+        _finish(task_id, task_states.PROCESSING, task_states.FAILURE,
                 message=failure_message(e))
     else:
-        _finish(task_id, db_api.TASK_PROCESSING, db_api.TASK_SUCCESS,
+        _finish(task_id, task_states.PROCESSING, task_states.SUCCESS,
                 result={'image_id': args['image_id']})
 
 

@@ -179,6 +179,7 @@ def run_job(task_id: str, credentials: dict | None) -> None:
     """Run, or continue, the import task of a claimed job to its end."""
     from glance_import import context
     from glance_import.db import api as db_api
+    from glance_import.db import task_states
     from glance_import.importer import recovery
 
     ctx = context.admin_context()
@@ -187,15 +188,15 @@ def run_job(task_id: str, credentials: dict | None) -> None:
     except exception.TaskNotFound:
         LOG.warning('Job for missing task %s dropped', task_id)
         return
-    if task['status'] == db_api.TASK_PENDING:
+    if task['status'] == task_states.PENDING:
         try:
             db_api.task_update(ctx, task_id,
-                               {'status': db_api.TASK_PROCESSING},
-                               from_status=db_api.TASK_PENDING)
+                               {'status': task_states.PROCESSING},
+                               from_status=task_states.PENDING)
         except exception.Conflict:
             pass
         task = db_api.task_get(ctx, task_id)
-    if task['status'] != db_api.TASK_PROCESSING:
+    if task['status'] != task_states.PROCESSING:
         return      # finished already (e.g. just before a crash)
     recovery.resume(task, credentials)
 

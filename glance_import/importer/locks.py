@@ -13,6 +13,7 @@ import uuid
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import task_states
 
 LOG = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def stale_lock_holder(ctx, image, now=None):
                     image.id, holder)
         return holder
     now = now or db_api.utcnow()
-    expiry = LOCK_EXPIRY * (2 if task['status'] == db_api.TASK_PENDING
+    expiry = LOCK_EXPIRY * (2 if task['status'] == task_states.PENDING
                             else 1)
     age = now - (task['updated_at'] or task['created_at'])
     if age >= expiry:
@@ -44,11 +45,11 @@ def stale_lock_holder(ctx, image, now=None):
 
 
 def _fail_stale_task(ctx, task_id, conf):
-    for status in (db_api.TASK_PENDING, db_api.TASK_PROCESSING):
+    for status in (task_states.PENDING, task_states.PROCESSING):
         try:
             db_api.task_update(
                 ctx, task_id,
-                {'status': db_api.TASK_FAILURE,
+                {'status': task_states.FAILURE,
                  'message': PREEMPTED_MESSAGE,
                  'expires_at': db_api.task_expiry(conf)},
                 from_status=status)

@@ -41,6 +41,7 @@ from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 from glance_import import context
 from glance_import import exception
 from glance_import.db import api as db_api
+from glance_import.db import task_states
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -267,8 +268,8 @@ def forget_finished() -> int:
 
     books = _TABLES.logbooks
     live = sa.select(models.Task.id).where(
-        models.Task.status.in_((db_api.TASK_PENDING,
-                                db_api.TASK_PROCESSING)),
+        models.Task.status.in_((task_states.PENDING,
+                                task_states.PROCESSING)),
         models.Task.deleted == sa.false())
     # Flows first: a flow is saved after its task, so any flow listed
     # here has its task visible to the second query.
@@ -357,7 +358,7 @@ class Heartbeat:
             for task_id in self.running():
                 try:
                     db_api.task_update(context.admin_context(), task_id, {},
-                                       from_status=db_api.TASK_PROCESSING)
+                                       from_status=task_states.PROCESSING)
                 except exception.Conflict:
                     pass
                 except Exception as e:

@@ -32,6 +32,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import task_states
 from glance_import.importer import executor
 from glance_import.importer import flows
 from glance_import.importer import persistence
@@ -71,7 +72,7 @@ def decide(task: dict, owner: dict | None, *, me: dict,
         heartbeat = task['updated_at'] or task['created_at']
         if (now - heartbeat).total_seconds() < timeout:
             return Action.SKIP
-    if task['status'] == db_api.TASK_PENDING:
+    if task['status'] == task_states.PENDING:
         return Action.START
     if task['type'] != executor.IMPORT_TASK:
         # Legacy tasks build their image at start; they cannot resume.
@@ -86,7 +87,7 @@ def recover(conf) -> dict:
     ctx = context.admin_context()
     me = persistence.this_process()
     acted = {}
-    for status in (db_api.TASK_PROCESSING, db_api.TASK_PENDING):
+    for status in (task_states.PROCESSING, task_states.PENDING):
         for task in db_api.task_get_all(ctx, filters={'status': status}):
             if task['type'] not in (executor.IMPORT_TASK,
                                     executor.LEGACY_IMPORT_TASK):
@@ -134,10 +135,10 @@ def resume(task: dict, credentials: dict | None = None) -> None:
                         executor.engine_options())
     except Exception as e:
         LOG.warning('Resumed import task %s failed: %s', task_id, e)
-        _finish(task_id, db_api.TASK_FAILURE,
+        _finish(task_id, task_states.FAILURE,
                 message=executor.failure_message(e))
     else:
-        _finish(task_id, db_api.TASK_SUCCESS,
+        _finish(task_id, task_states.SUCCESS,
                 result={'image_id': args['image_id']})
 
 
@@ -155,7 +156,7 @@ def revert(task: dict) -> None:
     except Exception:
         LOG.exception('Reverting import task %s failed', task_id)
     persistence.forget(task_id)
-    _finish(task_id, db_api.TASK_FAILURE, message=INTERRUPTED_MESSAGE)
+    _finish(task_id, task_states.FAILURE, message=INTERRUPTED_MESSAGE)
 
 
 def _restore_image(task_id, args):
@@ -219,7 +220,7 @@ def _finish(task_id, status, *, message='', result=None):
             context.admin_context(), task_id,
             {'status': status, 'message': message, 'result': result,
              'expires_at': db_api.task_expiry(CONF)},
-            from_status=db_api.TASK_PROCESSING)
+            from_status=task_states.PROCESSING)
     except exception.Conflict:
         LOG.warning('Task %s changed while finishing it as %s', task_id,
                     status)

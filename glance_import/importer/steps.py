@@ -25,6 +25,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import task_states
 from glance_import.importer import inspect
 from glance_import.importer import remote
 from glance_import.importer import uri_filter
@@ -140,7 +141,7 @@ class Progress:
     def _save(self, values):
         try:
             db_api.task_update(admin_ctx(), self.task_id, values,
-                               from_status=db_api.TASK_PROCESSING)
+                               from_status=task_states.PROCESSING)
         except exception.Conflict:
             raise ImportAborted(reason='Task %s is no longer processing'
                                 % self.task_id)

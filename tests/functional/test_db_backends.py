@@ -23,6 +23,7 @@ from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import migration
 from glance_import.db import models
+from glance_import.db import task_states
 from tests import fixtures
 
 BIN = os.path.dirname(sys.executable)
@@ -246,8 +247,8 @@ def test_concurrent_task_status_updates_exactly_one_wins(db):
             'input': {}})
         results = _race(lambda i, task=task: db_api.task_update(
             context.admin_context('race-project'), task['id'],
-            {'status': db_api.TASK_PROCESSING},
-            from_status=db_api.TASK_PENDING))
+            {'status': task_states.PROCESSING},
+            from_status=task_states.PENDING))
         assert sorted(r[0] for r in results) == ['error', 'ok'], results
         assert db_api.task_get(ctx, task['id'])['status'] == \
-            db_api.TASK_PROCESSING
+            task_states.PROCESSING

@@ -10,6 +10,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import migration
+from glance_import.db import task_states
 
 
 @pytest.fixture
@@ -144,22 +145,22 @@ def test_import_lock(ctx):
 def test_task_status_cas(ctx):
     task = db_api.task_create(ctx, {'type': 'api_image_import',
                                     'owner': 'project-a', 'input': {'a': 1}})
-    assert task['status'] == db_api.TASK_PENDING
+    assert task['status'] == task_states.PENDING
     assert task['input'] == {'a': 1}
-    db_api.task_update(ctx, task['id'], {'status': db_api.TASK_PROCESSING},
-                       from_status=db_api.TASK_PENDING)
+    db_api.task_update(ctx, task['id'], {'status': task_states.PROCESSING},
+                       from_status=task_states.PENDING)
     with pytest.raises(exception.Conflict):
         db_api.task_update(ctx, task['id'],
-                           {'status': db_api.TASK_PROCESSING},
-                           from_status=db_api.TASK_PENDING)
+                           {'status': task_states.PROCESSING},
+                           from_status=task_states.PENDING)
     with pytest.raises(exception.Conflict):
-        db_api.task_update(ctx, task['id'], {'status': db_api.TASK_PENDING},
-                           from_status=db_api.TASK_PROCESSING)
-    db_api.task_update(ctx, task['id'], {'status': db_api.TASK_SUCCESS,
+        db_api.task_update(ctx, task['id'], {'status': task_states.PENDING},
+                           from_status=task_states.PROCESSING)
+    db_api.task_update(ctx, task['id'], {'status': task_states.SUCCESS,
                                          'result': {'image_id': 'x'}},
-                       from_status=db_api.TASK_PROCESSING)
+                       from_status=task_states.PROCESSING)
     task = db_api.task_get(ctx, task['id'])
-    assert (task['status'], task['result']) == (db_api.TASK_SUCCESS,
+    assert (task['status'], task['result']) == (task_states.SUCCESS,
                                                 {'image_id': 'x'})
 
 
