@@ -209,9 +209,9 @@ class InProcessService:
 
     @staticmethod
     def _migrate_shared_db(conf):
-        from glance_import.db import api as db_api
+        from glance_import.db import engine as db_engine
         from glance_import.db import migration
-        db_api.configure(conf)
+        db_engine.configure(conf)
         if migration.current_version() != migration.head_version():
             migration.upgrade()
 
@@ -222,8 +222,8 @@ class InProcessService:
             self.server.stop()
             self.thread.join(10)
             self.server = None
-        from glance_import.db import api as db_api
-        db_api.dispose()
+        from glance_import.db import engine as db_engine
+        db_engine.dispose()
 
 
 class ServiceProcess:

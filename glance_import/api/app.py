@@ -20,7 +20,7 @@ from glance_import import exception
 from glance_import import policy
 from glance_import.api import routes
 from glance_import.api import schemas
-from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -113,8 +113,8 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     state = config.state_path(conf)
     os.makedirs(state, exist_ok=True)
     try:
-        db_api.configure(conf)
-        db_api.get_engine()
+        db_engine.configure(conf)
+        db_engine.get_engine()
     except Exception as e:
         raise exception.InvalidConfiguration(
             'Cannot use [database] connection %r: %s'
@@ -141,7 +141,7 @@ def init_worker(conf, *, recover=True):
     """
     from glance_import.store import backends
 
-    db_api.configure(conf)
+    db_engine.configure(conf)
     backends.configure(conf)
     if recover:
         _start_recovery(conf)
@@ -169,7 +169,7 @@ def _check_schema(conf, auto_migrate):
                     "release's (%s); serving on it during a rolling "
                     'upgrade', current, migration.head_version())
         return
-    if auto_migrate and db_api.get_engine().dialect.name == 'sqlite':
+    if auto_migrate and db_engine.get_engine().dialect.name == 'sqlite':
         # uwsgi or mod_wsgi may start several processes at once.
         lock_path = os.path.join(config.state_path(conf), '.migrate.lock')
         with open(lock_path, 'a') as lock:

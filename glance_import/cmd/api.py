@@ -22,7 +22,7 @@ from oslo_log import log as logging
 from glance_import import exception
 from glance_import.api import app
 from glance_import.cmd import common
-from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 
 LOG = logging.getLogger(__name__)
 PROG = 'glance-import-api'
@@ -261,7 +261,7 @@ def main(argv=None):
         return 0
     # Children inherit the loaded application (its pages stay shared)
     # and open their own database connections.
-    db_api.dispose()
+    db_engine.dispose()
     common.freeze_for_fork()
     return Parent(conf, application, listen_socket).run()
 

@@ -19,7 +19,7 @@ from oslo_log import log as logging
 from glance_import import config
 from glance_import import exception
 from glance_import.cmd import common
-from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 
 LOG = logging.getLogger(__name__)
 PROG = 'glance-import-conductor'
@@ -37,7 +37,7 @@ def _prepare(conf):
             'the API processes')
     jobboard.board_conf(conf)
     config.validate(conf)
-    db_api.configure(conf)
+    db_engine.configure(conf)
     current = migration.current_version()
     if current != migration.head_version() and \
             not migration.is_newer_than_this_release(current):

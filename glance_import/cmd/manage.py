@@ -7,7 +7,7 @@ from oslo_config import cfg
 from glance_import import config
 from glance_import import exception
 from glance_import.cmd import common
-from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.db import migration
 
 PROG = 'glance-import-manage'
@@ -194,7 +194,7 @@ def main(argv=None):
                 'usage: %s {%s}' % (PROG, '|'.join(
                     ' '.join(key) for key in COMMANDS))))
         config.check_database_url(conf)
-        db_api.configure(conf)
+        db_engine.configure(conf)
         status = command(conf)
     except (exception.GlanceImportError, cfg.Error) as e:
         return common.fail(PROG, e)

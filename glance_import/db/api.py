@@ -12,128 +12,13 @@ import json
 import uuid
 
 import sqlalchemy as sa
-from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
-from oslo_db.sqlalchemy import enginefacade
 
 from glance_import import exception
 from glance_import import images as image_domain
+from glance_import.db import engine
 from glance_import.db import models
 from glance_import.db import task_states
-
-_FACADE = None
-
-
-def configure(conf):
-    """(Re)build the engine for ``[database] connection``."""
-    global _FACADE
-    facade = enginefacade.transaction_context()
-    # thread_checkin yields to eventlet after each checkin: no use here.
-    facade.configure(connection=conf.database.connection, sqlite_fk=True,
-                     max_retries=conf.database.max_retries,
-                     mysql_sql_mode='TRADITIONAL', thread_checkin=False)
-    _FACADE = facade
-    engine = facade.writer.get_engine()
-    if engine.dialect.name == 'sqlite':
-        sa.event.listen(engine, 'connect', _tune_sqlite)
-        _keep_sqlite_connections(engine)
-    return facade
-
-
-def _keep_sqlite_connections(engine):
-    """Pool SQLite file connections instead of opening one per transaction.
-
-    oslo.db gives file databases a NullPool, so every transaction paid a
-    connect, its pragmas and a close: 0.6 ms, a third of a show request.
-    The replacement pool keeps the listeners (oslo.db's pragmas and fork
-    guard, ours) by taking over the old pool's dispatch, as
-    ``Pool.recreate`` does; a local file needs no pre-ping.
-    """
-    old = engine.pool
-    if not isinstance(old, sa.pool.NullPool):
-        return
-    engine.pool = sa.pool.QueuePool(
-        old._creator, pool_size=8, max_overflow=-1, recycle=old._recycle,
-        pre_ping=False, reset_on_return=old._reset_on_return,
-        _dispatch=old.dispatch, dialect=old._dialect)
-    # Connections opened while the engine was tested lack the pragmas.
-    old.dispose()
-
-
-def _tune_sqlite(dbapi_connection, connection_record):
-    """WAL lets readers run beside a writer; wait for locks, don't fail."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute('PRAGMA busy_timeout = 30000')
-    if cursor.execute('PRAGMA journal_mode').fetchone()[0] != 'memory':
-        cursor.execute('PRAGMA journal_mode = WAL')
-    cursor.close()
-
-
-def get_engine():
-    return _FACADE.writer.get_engine()
-
-
-def dispose():
-    global _FACADE
-    if _FACADE is not None:
-        try:
-            _FACADE.dispose_pool()
-        except AttributeError:
-            pass
-    _FACADE = None
-
-
-def _writer(ctx):
-    return _FACADE.writer.using(ctx)
-
-
-def _reader(ctx):
-    return _FACADE.reader.using(ctx)
-
-
-def _read_connection(ctx):
-    """A Core connection in a read transaction: no ORM session to set up
-    for the hot read paths."""
-    return _FACADE.reader.connection.using(ctx)
-
-
-def _sqlite_busy(error):
-    # SQLite refuses at once (no waiting) when two transactions that
-    # both read want to write; the loser can simply start again.
-    return 'database is locked' in str(error)
-
-
-_retry = oslo_db_api.wrap_db_retry(
-    max_retries=8, retry_on_deadlock=True, retry_interval=0.05,
-    inc_retry_interval=True, max_retry_interval=1,
-    exception_checker=_sqlite_busy)
-
-
-def _in_caller_transaction(ctx):
-    local = getattr(ctx, '_enginefacade_context', None)
-    return getattr(local, 'current', None) is not None
-
-
-def retry_on_deadlock(fn):
-    """Run *fn(ctx, ...)* again when the database reports a deadlock.
-
-    Only a whole transaction can be retried: inside a caller's
-    transaction (``in_transaction``) the error goes up to the caller,
-    which is retried as a whole instead.
-    """
-    retried = _retry(fn)
-
-    @functools.wraps(fn)
-    def wrapper(ctx, *args, **kwargs):
-        if _in_caller_transaction(ctx):
-            return fn(ctx, *args, **kwargs)
-        return retried(ctx, *args, **kwargs)
-    return wrapper
-
-
-def utcnow():
-    return models.utcnow()
-
 
 # Conversion ------------------------------------------------------------
 
@@ -255,7 +140,7 @@ def image_get(ctx, image_id, *, check_visible=True):
     """
     if not isinstance(image_id, str) or len(image_id) > 36:
         raise exception.ImageNotFound(image_id=image_id)
-    with _read_connection(ctx) as conn:
+    with engine.read_connection(ctx) as conn:
         row = conn.execute(_GET_IMAGE[bool(ctx.project_id)],
                            dict(_caller(ctx), id=image_id)).first()
         if row is None or (check_visible and not is_visible(
@@ -264,10 +149,10 @@ def image_get(ctx, image_id, *, check_visible=True):
         return _to_domain(ctx, conn, [row])[0]
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_create(ctx, values, properties=None, tags=()):
     """Insert a queued image; a reused id (even deleted) is a 409."""
-    now = utcnow()
+    now = models.utcnow()
     values = dict(values)
     values.setdefault('id', str(uuid.uuid4()))
     values.setdefault('status', image_domain.QUEUED)
@@ -275,7 +160,7 @@ def image_create(ctx, values, properties=None, tags=()):
     values.setdefault('updated_at', now)
     values.setdefault('deleted', False)
     try:
-        with _writer(ctx) as session:
+        with engine.writer(ctx) as session:
             row = models.Image(**values)
             row.properties = [
                 models.ImageProperty(name=k, value=v, created_at=now,
@@ -291,7 +176,7 @@ def image_create(ctx, values, properties=None, tags=()):
     return image_get(ctx, values['id'], check_visible=False)
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_update(ctx, image_id, values=None, *, from_status=None,
                  set_properties=None, remove_properties=(), tags=None):
     """Update columns, properties and tags of an image in one transaction.
@@ -301,12 +186,12 @@ def image_update(ctx, image_id, values=None, *, from_status=None,
     Setting status queued clears size and virtual_size, as Glance does.
     """
     values = dict(values or {})
-    now = utcnow()
+    now = models.utcnow()
     values['updated_at'] = now
     if values.get('status') == image_domain.QUEUED:
         values.setdefault('size', None)
         values.setdefault('virtual_size', None)
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         stmt = sa.update(models.Image).where(
             models.Image.id == image_id, models.Image.deleted == sa.false())
         if from_status is not None:
@@ -359,14 +244,14 @@ def _replace_tags(session, image_id, tags, now):
     session.flush()
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_delete(ctx, image_id):
     """Mark the image deleted and drop its children; returns locations.
 
     The caller removes the data of the returned locations afterwards.
     """
-    now = utcnow()
-    with _writer(ctx) as session:
+    now = models.utcnow()
+    with engine.writer(ctx) as session:
         # Write first: the row lock orders racing deletes (and SQLite's
         # write lock is taken before any read).
         result = session.execute(
@@ -388,10 +273,10 @@ def image_delete(ctx, image_id):
     return locations
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_add_tag(ctx, image_id, tag, quota):
     """Add one tag (idempotent); 413 past the tag quota."""
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         tags = set(session.scalars(sa.select(models.ImageTag.value).where(
             models.ImageTag.image_id == image_id)))
         if tag in tags:
@@ -402,15 +287,15 @@ def image_add_tag(ctx, image_id, tag, quota):
         try:
             with session.begin_nested():
                 session.add(models.ImageTag(image_id=image_id, value=tag,
-                                            created_at=utcnow()))
+                                            created_at=models.utcnow()))
         except db_exc.DBDuplicateEntry:
             return
         _touch(session, image_id)
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_delete_tag(ctx, image_id, tag):
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         result = session.execute(sa.delete(models.ImageTag).where(
             models.ImageTag.image_id == image_id,
             models.ImageTag.value == tag))
@@ -421,12 +306,12 @@ def image_delete_tag(ctx, image_id, tag):
 
 def _touch(session, image_id):
     session.execute(sa.update(models.Image).where(
-        models.Image.id == image_id).values(updated_at=utcnow()))
+        models.Image.id == image_id).values(updated_at=models.utcnow()))
 
 
 # Locations -------------------------------------------------------------
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_add_location(ctx, image_id, url, metadata, *, values=None,
                        from_status=None):
     """Record a location; optionally update image columns in the same CAS.
@@ -434,8 +319,8 @@ def image_add_location(ctx, image_id, url, metadata, *, values=None,
     Used when data lands in a store: the location, the hashes/size and the
     move to active are one transaction.
     """
-    now = utcnow()
-    with _writer(ctx) as session:
+    now = models.utcnow()
+    with engine.writer(ctx) as session:
         if values or from_status:
             vals = dict(values or {})
             vals['updated_at'] = now
@@ -454,9 +339,9 @@ def image_add_location(ctx, image_id, url, metadata, *, values=None,
         return loc.id
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_remove_location(ctx, image_id, location_id):
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         session.execute(sa.delete(models.ImageLocation).where(
             models.ImageLocation.image_id == image_id,
             models.ImageLocation.id == location_id))
@@ -470,7 +355,7 @@ def image_lock_row(ctx, image_id):
     takes the write lock first so two such transactions queue instead of
     failing with "database is locked" when both upgrade a read lock.
     """
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         if session.bind.dialect.name == 'sqlite':
             session.execute(sa.update(models.Image).where(
                 models.Image.id == image_id).values(id=models.Image.id))
@@ -491,7 +376,7 @@ def image_storage_usage(ctx, owner, *, exclude_image_id=None):
     One aggregate query; *exclude_image_id* leaves out the image being
     written, as the legacy user_storage_quota check does.
     """
-    with _reader(ctx) as session:
+    with engine.reader(ctx) as session:
         stmt = sa.select(sa.func.coalesce(sa.func.sum(
             models.Image.size), 0)).select_from(models.Image).join(
                 models.ImageLocation,
@@ -518,7 +403,7 @@ def images_import_state(ctx, image_ids):
         return {}
     busy_names = (image_domain.IMPORT_LOCK,
                   image_domain.IMPORTING_TO_STORES)
-    with _reader(ctx) as session:
+    with engine.reader(ctx) as session:
         rows = session.execute(sa.select(
             models.Image.id, models.Image.status).where(
                 models.Image.id.in_(ids),
@@ -535,7 +420,7 @@ def images_import_state(ctx, image_ids):
 
 # The import lock -------------------------------------------------------
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def acquire_import_lock(ctx, image_id, task_id, *, stale_task_id=None):
     """Take the os_glance_import_task lock for *task_id*.
 
@@ -545,8 +430,8 @@ def acquire_import_lock(ctx, image_id, task_id, *, stale_task_id=None):
     (dead) task.
     """
     name = image_domain.IMPORT_LOCK
-    now = utcnow()
-    with _writer(ctx) as session:
+    now = models.utcnow()
+    with engine.writer(ctx) as session:
         if stale_task_id is not None:
             result = session.execute(sa.update(models.ImageProperty).where(
                 models.ImageProperty.image_id == image_id,
@@ -567,10 +452,10 @@ def acquire_import_lock(ctx, image_id, task_id, *, stale_task_id=None):
                 "operation is still in progress" % image_id)
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def release_import_lock(ctx, image_id, task_id):
     """Drop the lock only if *task_id* still holds it; True if dropped."""
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         result = session.execute(sa.delete(models.ImageProperty).where(
             models.ImageProperty.image_id == image_id,
             models.ImageProperty.name == image_domain.IMPORT_LOCK,
@@ -580,9 +465,9 @@ def release_import_lock(ctx, image_id, task_id):
 
 # Tasks -----------------------------------------------------------------
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def task_create(ctx, values):
-    now = utcnow()
+    now = models.utcnow()
     values = dict(values)
     values.setdefault('id', str(uuid.uuid4()))
     values.setdefault('status', task_states.PENDING)
@@ -591,7 +476,7 @@ def task_create(ctx, values):
     values.setdefault('updated_at', now)
     values.setdefault('deleted', False)
     values.setdefault('progress', 0)
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         session.add(models.Task(**values))
     return task_get(ctx, values['id'])
 
@@ -602,7 +487,7 @@ def _task_dict(row):
 
 def task_get(ctx, task_id, *, owner=None):
     """A task as a dict; *owner* restricts to one project."""
-    with _reader(ctx) as session:
+    with engine.reader(ctx) as session:
         stmt = sa.select(models.Task).where(
             models.Task.id == task_id, models.Task.deleted == sa.false())
         if owner is not None:
@@ -613,13 +498,13 @@ def task_get(ctx, task_id, *, owner=None):
         return _task_dict(row)
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def task_update(ctx, task_id, values, *, from_status=None):
     """Update a task; with *from_status* only from that status (CAS)."""
     values = dict(values)
-    values['updated_at'] = utcnow()
+    values['updated_at'] = models.utcnow()
     new = values.get('status')
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         stmt = sa.update(models.Task).where(models.Task.id == task_id)
         if from_status is not None:
             if new:
@@ -630,7 +515,7 @@ def task_update(ctx, task_id, values, *, from_status=None):
                                      % task_id)
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def task_claim(ctx, task_id, status, seen_updated_at):
     """Take over an abandoned task: True for exactly one claimant.
 
@@ -638,11 +523,11 @@ def task_claim(ctx, task_id, status, seen_updated_at):
     *status* and the ``updated_at`` the claimant saw (nobody, the owner
     included, touched it since), and refreshes it.
     """
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         result = session.execute(sa.update(models.Task).where(
             models.Task.id == task_id, models.Task.status == status,
             models.Task.updated_at == seen_updated_at).values(
-                updated_at=utcnow()))
+                updated_at=models.utcnow()))
         return result.rowcount == 1
 
 
@@ -650,8 +535,8 @@ def task_get_all(ctx, *, owner=None, image_id=None, filters=None,
                  marker=None, limit=None, sort_key='created_at',
                  sort_dir='desc'):
     """List live, unexpired tasks; soft-deletes expired ones first."""
-    now = utcnow()
-    with _writer(ctx) as session:
+    now = models.utcnow()
+    with engine.writer(ctx) as session:
         expire = sa.update(models.Task).where(
             models.Task.deleted == sa.false(),
             models.Task.expires_at.is_not(None),
@@ -693,21 +578,9 @@ def task_get_all(ctx, *, owner=None, image_id=None, filters=None,
 
 
 def task_expiry(conf):
-    return utcnow() + datetime.timedelta(hours=conf.task.task_time_to_live)
-
-
-def in_transaction(fn):
-    """Run *fn(ctx, ...)* inside one writer transaction.
-
-    The whole transaction is retried on deadlock (*fn* must only touch
-    the database).
-    """
-    @functools.wraps(fn)
-    @retry_on_deadlock
-    def wrapper(ctx, *args, **kwargs):
-        with _writer(ctx):
-            return fn(ctx, *args, **kwargs)
-    return wrapper
+    """When a task finishing now expires: ``[task] task_time_to_live``."""
+    return models.utcnow() + datetime.timedelta(
+        hours=conf.task.task_time_to_live)
 
 
 # Image lists -----------------------------------------------------------
@@ -859,7 +732,7 @@ def image_get_all(ctx, *, visibility=None, member_status='accepted',
     columns = _sort_columns(keys, dirs)
     conds = _list_conditions(ctx, visibility, member_status, column_filters,
                              tags, properties or {}, os_hidden)
-    with _read_connection(ctx) as conn:
+    with engine.read_connection(ctx) as conn:
         if marker is not None:
             conds.append(_after_marker(columns,
                                        _marker_row(conn, ctx, marker)))
@@ -899,7 +772,7 @@ def image_member_find(ctx, image_id, member=None):
 
     Non-admins who do not own the image see only their own membership.
     """
-    with _reader(ctx) as session:
+    with engine.reader(ctx) as session:
         stmt = sa.select(models.ImageMember).where(
             models.ImageMember.image_id == image_id)
         if member is not None:
@@ -922,11 +795,11 @@ def image_member_get(ctx, image_id, member):
     return found[0]
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_member_create(ctx, image_id, member, quota):
     """Share an image with *member* (pending); 409 twice, 413 past quota."""
-    now = utcnow()
-    with _writer(ctx) as session:
+    now = models.utcnow()
+    with engine.writer(ctx) as session:
         count = session.scalar(sa.select(sa.func.count()).where(
             models.ImageMember.image_id == image_id))
         if 0 <= quota <= count:
@@ -945,20 +818,20 @@ def image_member_create(ctx, image_id, member, quota):
         return _member_dict(row)
 
 
-@retry_on_deadlock
+@engine.retry_on_deadlock
 def image_member_update(ctx, image_id, member, status):
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         result = session.execute(sa.update(models.ImageMember).where(
             models.ImageMember.image_id == image_id,
             models.ImageMember.member == member).values(
-                status=status, updated_at=utcnow()))
+                status=status, updated_at=models.utcnow()))
         if result.rowcount != 1:
             raise exception.MemberNotFound(image_id=image_id)
     return image_member_get(ctx, image_id, member)
 
 
 def image_member_delete(ctx, image_id, member):
-    with _writer(ctx) as session:
+    with engine.writer(ctx) as session:
         result = session.execute(sa.delete(models.ImageMember).where(
             models.ImageMember.image_id == image_id,
             models.ImageMember.member == member))

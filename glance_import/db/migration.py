@@ -33,7 +33,7 @@ from alembic import migration as alembic_migration
 from alembic import script as alembic_script
 
 from glance_import import exception
-from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 
 _SCRIPT_DIR = os.path.join(os.path.dirname(__file__), 'migrations')
 
@@ -148,7 +148,7 @@ def upgrade():
 
     Data migrations run before the contract revisions that need them.
     """
-    with db_api.get_engine().begin() as connection:
+    with db_engine.get_engine().begin() as connection:
         applied, pending = _split(connection)
         while pending:
             run = (_leading_run(pending, EXPAND)
@@ -163,7 +163,7 @@ def upgrade():
 def next_step():
     """None when the database is current, else EXPAND, MIGRATE or
     CONTRACT: the phase to run next (the order of ``db check``)."""
-    with db_api.get_engine().connect() as connection:
+    with db_engine.get_engine().connect() as connection:
         applied, pending = _split(connection)
         if _leading_run(pending, EXPAND):
             return EXPAND
@@ -177,7 +177,7 @@ def next_step():
 def expand():
     """Apply the pending expand revisions; the revision reached, or None
     when there were none."""
-    with db_api.get_engine().begin() as connection:
+    with db_engine.get_engine().begin() as connection:
         _, pending = _split(connection)
         run = _leading_run(pending, EXPAND)
         if not run:
@@ -189,7 +189,7 @@ def expand():
 def migrate_data():
     """Run the waiting data migrations; the number of rows migrated, or
     None when none was waiting. Refused before expand."""
-    with db_api.get_engine().begin() as connection:
+    with db_engine.get_engine().begin() as connection:
         applied, pending = _split(connection)
         if _leading_run(pending, EXPAND):
             raise StepPending(EXPAND)
@@ -202,7 +202,7 @@ def contract():
     """Apply the pending contract revisions; the revision reached, or
     None when there were none. Refused before expand and while data
     migrations wait."""
-    with db_api.get_engine().begin() as connection:
+    with db_engine.get_engine().begin() as connection:
         applied, pending = _split(connection)
         if _leading_run(pending, EXPAND):
             raise StepPending(EXPAND)
@@ -216,7 +216,7 @@ def contract():
 
 
 def current_version():
-    with db_api.get_engine().connect() as connection:
+    with db_engine.get_engine().connect() as connection:
         return _current(connection)
 
 

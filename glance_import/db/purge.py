@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.db import models
 
 # Glance's bound: the limits go into SQL as 4-byte integers.
@@ -59,7 +59,7 @@ def _batches(select_ids, delete, max_rows):
     a batch per transaction; *delete(conn, ids)* returns its counts."""
     totals = {}
     done = 0
-    engine = db_api.get_engine()
+    engine = db_engine.get_engine()
     while max_rows == NO_LIMIT or done < max_rows:
         size = BATCH if max_rows == NO_LIMIT else min(BATCH, max_rows - done)
         with engine.begin() as conn:

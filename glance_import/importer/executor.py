@@ -19,6 +19,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.db import task_states
 from glance_import.importer import flows
 from glance_import.importer import jobboard
@@ -187,7 +188,7 @@ def _prepare_legacy_import(ctx, task):
             'plugin_names': []}
 
 
-@db_api.in_transaction
+@db_engine.in_transaction
 def _lock_legacy_image(ctx, image_id, task_id):
     db_api.task_update(ctx, task_id, {'image_id': image_id})
     db_api.acquire_import_lock(ctx, image_id, task_id)

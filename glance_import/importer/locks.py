@@ -13,6 +13,8 @@ import uuid
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
+from glance_import.db import models
 from glance_import.db import task_states
 
 LOG = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ def stale_lock_holder(ctx, image, now=None):
         LOG.warning('Image %s is locked by missing task %s; taking over',
                     image.id, holder)
         return holder
-    now = now or db_api.utcnow()
+    now = now or models.utcnow()
     expiry = LOCK_EXPIRY * (2 if task['status'] == task_states.PENDING
                             else 1)
     age = now - (task['updated_at'] or task['created_at'])
@@ -83,8 +85,8 @@ def begin(ctx, conf, image, req, stores, *, stale_task_id=None):
                   old_stores)
 
 
-@db_api.retry_on_deadlock
-@db_api.in_transaction
+@db_engine.retry_on_deadlock
+@db_engine.in_transaction
 def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
            old_stores):
     # Racing requests for one image queue here, so the lock insert below

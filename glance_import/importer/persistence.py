@@ -41,6 +41,7 @@ from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 from glance_import import context
 from glance_import import exception
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.db import task_states
 
 CONF = cfg.CONF
@@ -96,7 +97,7 @@ def backend() -> impl_sqlalchemy.SQLAlchemyBackend:
     ``_sqlite_engine``).
     """
     global _BACKEND
-    engine = db_api.get_engine()
+    engine = db_engine.get_engine()
     with _BACKEND_LOCK:
         if _BACKEND is None or _BACKEND[0] is not engine:
             if _BACKEND is not None and _BACKEND[1].engine is not \
@@ -275,7 +276,7 @@ def forget_finished() -> int:
     # here has its task visible to the second query.
     with backend().engine.connect() as conn:
         saved = list(conn.scalars(sa.select(books.c.uuid)))
-    with db_api.get_engine().connect() as conn:
+    with db_engine.get_engine().connect() as conn:
         live_ids = set(conn.scalars(live))
     stale = [uuid for uuid in saved if uuid not in live_ids]
     for task_id in stale:

@@ -32,6 +32,8 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
+from glance_import.db import models
 from glance_import.db import task_states
 from glance_import.importer import executor
 from glance_import.importer import flows
@@ -95,7 +97,7 @@ def recover(conf) -> dict:
             detail = persistence.flow_detail(task['id'])
             meta = (detail.meta or {}) if detail is not None else {}
             action = decide(
-                task, meta.get('owner'), me=me, now=db_api.utcnow(),
+                task, meta.get('owner'), me=me, now=models.utcnow(),
                 timeout=conf.taskflow_executor.recovery_timeout,
                 alive=persistence.is_alive, has_state=detail is not None,
                 resume=conf.taskflow_executor.resume_interrupted_imports,
@@ -255,7 +257,7 @@ def start(conf) -> None:
 
 def _scan_once(conf):
     try:
-        db_api.get_engine()
+        db_engine.get_engine()
     except AttributeError:
         return      # the service stopped (its database is closed)
     try:

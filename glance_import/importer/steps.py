@@ -25,6 +25,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.db import task_states
 from glance_import.importer import inspect
 from glance_import.importer import remote
@@ -65,7 +66,7 @@ def load_image(image_id, task_id, ctx=None):
     return image
 
 
-@db_api.in_transaction
+@db_engine.in_transaction
 def save(ctx, image_id, task_id, *, values=None, from_status=None,
          done=(), failed=(), set_properties=None, remove_properties=(),
          location=None):

@@ -21,6 +21,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.db import migration
 from glance_import.db import models
 from glance_import.db import task_states
@@ -122,12 +123,12 @@ def migrated_db(tmp_path_factory):
     for url in _fresh_database(tmp_path_factory.mktemp('db')):
         _connect(url)
         migration.upgrade()
-        db_api.dispose()
+        db_engine.dispose()
         yield url
 
 
 def _connect(url):
-    db_api.configure(types.SimpleNamespace(database=types.SimpleNamespace(
+    db_engine.configure(types.SimpleNamespace(database=types.SimpleNamespace(
         connection=url, max_retries=3)))
 
 
@@ -136,7 +137,7 @@ def db(migrated_db):
     """db.api connected to the migrated database."""
     _connect(migrated_db)
     yield migrated_db
-    db_api.dispose()
+    db_engine.dispose()
 
 
 # Created by taskflow's own migrations (persisted import flows), not
@@ -152,17 +153,17 @@ def _ours(obj, name, type_, reflected, compare_to):
 
 
 def test_models_match_migrations(db):
-    with db_api.get_engine().connect() as conn:
+    with db_engine.get_engine().connect() as conn:
         ctx = alembic_migration.MigrationContext.configure(
             conn, opts={'compare_type': True, 'include_object': _ours})
         diffs = autogenerate.compare_metadata(ctx, models.Base.metadata)
     assert diffs == []
-    tables = set(sa.inspect(db_api.get_engine()).get_table_names())
+    tables = set(sa.inspect(db_engine.get_engine()).get_table_names())
     assert tables >= TASKFLOW_TABLES
 
 
 def test_schema_has_every_table(db):
-    tables = set(sa.inspect(db_api.get_engine()).get_table_names())
+    tables = set(sa.inspect(db_engine.get_engine()).get_table_names())
     assert {'images', 'image_properties', 'image_locations', 'image_tags',
             'image_members', 'tasks', 'alembic_version'} <= tables
 

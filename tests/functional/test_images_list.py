@@ -328,9 +328,9 @@ def _statements_for(user, counter, params):
 def test_list_costs_a_constant_number_of_statements(client, service):
     import sqlalchemy as sa
 
-    from glance_import.db import api as db_api
+    from glance_import.db import engine as db_engine
     counter = _StatementCounter()
-    engine = db_api.get_engine()
+    engine = db_engine.get_engine()
     sa.event.listen(engine, 'before_cursor_execute', counter)
     try:
         costs = []

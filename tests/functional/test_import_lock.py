@@ -85,10 +85,10 @@ def _check_results(results):
 
 
 def _age_task(task_id, minutes):
-    from glance_import.db import api as db_api
+    from glance_import.db import engine as db_engine
     from glance_import.db import models
     old = models.utcnow() - datetime.timedelta(minutes=minutes)
-    with db_api.get_engine().begin() as conn:
+    with db_engine.get_engine().begin() as conn:
         conn.execute(sa.update(models.Task.__table__).where(
             models.Task.__table__.c.id == task_id).values(updated_at=old))
 

@@ -16,6 +16,7 @@ from oslo_config import cfg
 
 from glance_import import context
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.db import models
 from glance_import.importer import flows
 from glance_import.importer import locks
@@ -47,8 +48,8 @@ def _abandoned_import(client, data):
 
 
 def _age_heartbeat(task_id, seconds):
-    then = db_api.utcnow() - datetime.timedelta(seconds=seconds)
-    with db_api.get_engine().begin() as conn:
+    then = models.utcnow() - datetime.timedelta(seconds=seconds)
+    with db_engine.get_engine().begin() as conn:
         conn.execute(sa.update(models.Task).where(
             models.Task.id == task_id).values(updated_at=then))
 

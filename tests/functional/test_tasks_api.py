@@ -182,14 +182,14 @@ def test_list_filters_sorting_paging(service_factory, tmp_path):
 
 
 def test_expired_tasks_disappear(service_factory, tmp_path):
-    from glance_import.db import api as db_api
+    from glance_import.db import engine as db_engine
     from glance_import.db import models
     svc = service_with_policy(service_factory, tmp_path, OPEN_POLICY)
     user = fixtures.Client(svc.url).as_caller(iu.project())
     image, task = imported(user)
     past = models.utcnow() - datetime.timedelta(minutes=1)
     table = models.Task.__table__
-    with db_api.get_engine().begin() as conn:
+    with db_engine.get_engine().begin() as conn:
         conn.execute(sa.update(table).where(table.c.id == task['id'])
                      .values(expires_at=past))
     assert iu.tasks(user, image['id']) == []

@@ -9,6 +9,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.db import migration
 from glance_import.db import task_states
 
@@ -17,12 +18,12 @@ from glance_import.db import task_states
 def ctx(tmp_path):
     conf = types.SimpleNamespace(database=types.SimpleNamespace(
         connection='sqlite:///%s/db.sqlite' % tmp_path, max_retries=3))
-    db_api.configure(conf)
+    db_engine.configure(conf)
     assert migration.current_version() is None
     migration.upgrade()
     assert migration.current_version() == migration.head_version()
     yield context.admin_context('project-a')
-    db_api.dispose()
+    db_engine.dispose()
 
 
 def _image(ctx, **values):
@@ -173,7 +174,7 @@ def test_task_owner_filter(ctx):
 
 def test_sqlite_connections_are_pooled_and_tuned(ctx):
     import sqlalchemy as sa
-    engine = db_api.get_engine()
+    engine = db_engine.get_engine()
     opened = []
 
     def connected(dbapi_connection, record):

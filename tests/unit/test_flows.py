@@ -15,6 +15,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
+from glance_import.db import engine as db_engine
 from glance_import.importer import flows
 from glance_import.importer import steps
 from glance_import.importer.plugins import inject_image_metadata
@@ -45,7 +46,7 @@ def env(tmp_path, test_db_url):
     if migration.current_version() != migration.head_version():
         migration.upgrade()
     yield tmp_path
-    db_api.dispose()
+    db_engine.dispose()
 
 
 @pytest.fixture
