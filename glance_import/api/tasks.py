@@ -19,6 +19,7 @@ from glance_import import policy
 from glance_import.api import schemas
 from glance_import.api import util
 from glance_import.db import api as db_api
+from glance_import.db import tasks as db_tasks
 from glance_import.importer import executor
 from glance_import.importer import uri_filter
 
@@ -75,8 +76,8 @@ def list_image_tasks(req, image_id):
     ctx = util.context(req)
     image = db_api.image_get(ctx, image_id)
     policy.authorize_image(ctx, policy.GET_IMAGE, image)
-    tasks = db_api.task_get_all(ctx, owner=_owner_filter(ctx),
-                                image_id=image.id)
+    tasks = db_tasks.task_get_all(ctx, owner=_owner_filter(ctx),
+                                  image_id=image.id)
     return util.json_response(
         {'tasks': [{k: _raw(v) for k, v in t.items()} for t in tasks]})
 
@@ -128,7 +129,7 @@ def list_tasks(req):
     _authorize(ctx, policy.GET_TASKS)
     pairs = util.query_params(req)
     params = _list_params(pairs)
-    tasks = db_api.task_get_all(ctx, owner=_owner_filter(ctx), **params)
+    tasks = db_tasks.task_get_all(ctx, owner=_owner_filter(ctx), **params)
     query = {k: v for k, v in pairs if k != 'marker'}
     body = {'tasks': [task_view(t, stub=True) for t in tasks],
             'first': '/v2/tasks', 'schema': '/v2/schemas/tasks'}
@@ -145,7 +146,7 @@ def show_task(req, task_id):
     """GET /v2/tasks/{task_id}: one task; 200, 404 if not the caller's."""
     ctx = util.context(req)
     _authorize(ctx, policy.GET_TASK)
-    task = db_api.task_get(ctx, task_id, owner=_owner_filter(ctx))
+    task = db_tasks.task_get(ctx, task_id, owner=_owner_filter(ctx))
     return util.json_response(task_view(task))
 
 
@@ -168,7 +169,7 @@ def create_task(req):
             'Tasks of type %s are created by the image API, not through '
             '/v2/tasks' % body['type'])
     _check_legacy_input(body['input'] or {})
-    task = db_api.task_create(ctx, {
+    task = db_tasks.task_create(ctx, {
         'type': body['type'], 'input': body['input'], 'owner': ctx.owner,
         'user_id': ctx.user_id, 'request_id': ctx.request_id})
     executor.submit(task, {'auth_token': ctx.auth_token,

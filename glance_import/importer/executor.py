@@ -21,6 +21,7 @@ from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
 from glance_import.db import task_states
+from glance_import.db import tasks as db_tasks
 from glance_import.importer import flows
 from glance_import.importer import jobboard
 from glance_import.importer import persistence
@@ -76,10 +77,10 @@ def shutdown() -> None:
 
 def _finish(task_id, from_status, status, *, message='', result=None):
     try:
-        db_api.task_update(
+        db_tasks.task_update(
             context.admin_context(), task_id,
             {'status': status, 'message': message, 'result': result,
-             'expires_at': db_api.task_expiry(CONF)},
+             'expires_at': db_tasks.task_expiry(CONF)},
             from_status=from_status)
     except exception.Conflict:
         LOG.warning('Task %s changed while finishing it as %s', task_id,
@@ -102,10 +103,10 @@ def run_task(task_id: str, credentials: dict) -> None:
     """Execute one task to its end; never raises."""
     ctx = context.admin_context()
     try:
-        task = db_api.task_get(ctx, task_id)
-        db_api.task_update(ctx, task_id,
-                           {'status': task_states.PROCESSING},
-                           from_status=task_states.PENDING)
+        task = db_tasks.task_get(ctx, task_id)
+        db_tasks.task_update(ctx, task_id,
+                             {'status': task_states.PROCESSING},
+                             from_status=task_states.PENDING)
     except exception.GlanceImportError as e:
         LOG.warning('Task %s not started: %s', task_id, e)
         return
@@ -190,7 +191,7 @@ def _prepare_legacy_import(ctx, task):
 
 @db_engine.in_transaction
 def _lock_legacy_image(ctx, image_id, task_id):
-    db_api.task_update(ctx, task_id, {'image_id': image_id})
+    db_tasks.task_update(ctx, task_id, {'image_id': image_id})
     db_api.acquire_import_lock(ctx, image_id, task_id)
     db_api.image_update(ctx, image_id, {'status': images.IMPORTING},
                         from_status=images.QUEUED)

@@ -178,24 +178,24 @@ class ExpiringClaims:
 def run_job(task_id: str, credentials: dict | None) -> None:
     """Run, or continue, the import task of a claimed job to its end."""
     from glance_import import context
-    from glance_import.db import api as db_api
     from glance_import.db import task_states
+    from glance_import.db import tasks as db_tasks
     from glance_import.importer import recovery
 
     ctx = context.admin_context()
     try:
-        task = db_api.task_get(ctx, task_id)
+        task = db_tasks.task_get(ctx, task_id)
     except exception.TaskNotFound:
         LOG.warning('Job for missing task %s dropped', task_id)
         return
     if task['status'] == task_states.PENDING:
         try:
-            db_api.task_update(ctx, task_id,
-                               {'status': task_states.PROCESSING},
-                               from_status=task_states.PENDING)
+            db_tasks.task_update(ctx, task_id,
+                                 {'status': task_states.PROCESSING},
+                                 from_status=task_states.PENDING)
         except exception.Conflict:
             pass
-        task = db_api.task_get(ctx, task_id)
+        task = db_tasks.task_get(ctx, task_id)
     if task['status'] != task_states.PROCESSING:
         return      # finished already (e.g. just before a crash)
     recovery.resume(task, credentials)

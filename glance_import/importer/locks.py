@@ -16,6 +16,7 @@ from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
 from glance_import.db import models
 from glance_import.db import task_states
+from glance_import.db import tasks as db_tasks
 
 LOG = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def stale_lock_holder(ctx, image, now=None):
     if holder is None:
         return None
     try:
-        task = db_api.task_get(ctx, holder)
+        task = db_tasks.task_get(ctx, holder)
     except exception.TaskNotFound:
         LOG.warning('Image %s is locked by missing task %s; taking over',
                     image.id, holder)
@@ -49,11 +50,11 @@ def stale_lock_holder(ctx, image, now=None):
 def _fail_stale_task(ctx, task_id, conf):
     for status in (task_states.PENDING, task_states.PROCESSING):
         try:
-            db_api.task_update(
+            db_tasks.task_update(
                 ctx, task_id,
                 {'status': task_states.FAILURE,
                  'message': PREEMPTED_MESSAGE,
-                 'expires_at': db_api.task_expiry(conf)},
+                 'expires_at': db_tasks.task_expiry(conf)},
                 from_status=status)
             return
         except exception.Conflict:
@@ -62,7 +63,7 @@ def _fail_stale_task(ctx, task_id, conf):
 
 def _stale_task_stores(ctx, task_id):
     try:
-        task = db_api.task_get(ctx, task_id)
+        task = db_tasks.task_get(ctx, task_id)
     except exception.TaskNotFound:
         return []
     return [s for s in (task['input'] or {}).get('backend') or [] if s]
@@ -97,7 +98,7 @@ def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
         raise exception.Conflict(
             "New operation on image '%s' is not permitted as prior "
             "operation is still in progress" % image.id)
-    task = db_api.task_create(ctx, {
+    task = db_tasks.task_create(ctx, {
         'id': task_id, 'type': TASK_TYPE, 'owner': ctx.owner,
         'image_id': image.id, 'user_id': ctx.user_id,
         'request_id': ctx.request_id,

@@ -40,9 +40,9 @@ from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 
 from glance_import import context
 from glance_import import exception
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
 from glance_import.db import task_states
+from glance_import.db import tasks as db_tasks
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -358,8 +358,8 @@ class Heartbeat:
             time.sleep(CONF.taskflow_executor.heartbeat_interval)
             for task_id in self.running():
                 try:
-                    db_api.task_update(context.admin_context(), task_id, {},
-                                       from_status=task_states.PROCESSING)
+                    db_tasks.task_update(context.admin_context(), task_id, {},
+                                         from_status=task_states.PROCESSING)
                 except exception.Conflict:
                     pass
                 except Exception as e:

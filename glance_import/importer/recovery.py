@@ -35,6 +35,7 @@ from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
 from glance_import.db import models
 from glance_import.db import task_states
+from glance_import.db import tasks as db_tasks
 from glance_import.importer import executor
 from glance_import.importer import flows
 from glance_import.importer import persistence
@@ -90,7 +91,7 @@ def recover(conf) -> dict:
     me = persistence.this_process()
     acted = {}
     for status in (task_states.PROCESSING, task_states.PENDING):
-        for task in db_api.task_get_all(ctx, filters={'status': status}):
+        for task in db_tasks.task_get_all(ctx, filters={'status': status}):
             if task['type'] not in (executor.IMPORT_TASK,
                                     executor.LEGACY_IMPORT_TASK):
                 continue
@@ -104,8 +105,8 @@ def recover(conf) -> dict:
                 on_jobboard=bool(meta.get('jobboard')))
             if action is Action.SKIP:
                 continue
-            if not db_api.task_claim(ctx, task['id'], task['status'],
-                                     task['updated_at']):
+            if not db_tasks.task_claim(ctx, task['id'], task['status'],
+                                       task['updated_at']):
                 continue    # another node took it, or its owner moved
             LOG.warning('Import task %s (image %s) was abandoned by %s; '
                         'action: %s', task['id'], task['image_id'],
@@ -218,10 +219,10 @@ def _remove_partial_data(image_id, stores):
 
 def _finish(task_id, status, *, message='', result=None):
     try:
-        db_api.task_update(
+        db_tasks.task_update(
             context.admin_context(), task_id,
             {'status': status, 'message': message, 'result': result,
-             'expires_at': db_api.task_expiry(CONF)},
+             'expires_at': db_tasks.task_expiry(CONF)},
             from_status=task_states.PROCESSING)
     except exception.Conflict:
         LOG.warning('Task %s changed while finishing it as %s', task_id,

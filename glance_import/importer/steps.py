@@ -27,6 +27,7 @@ from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
 from glance_import.db import task_states
+from glance_import.db import tasks as db_tasks
 from glance_import.importer import inspect
 from glance_import.importer import remote
 from glance_import.importer import uri_filter
@@ -141,8 +142,8 @@ class Progress:
 
     def _save(self, values):
         try:
-            db_api.task_update(admin_ctx(), self.task_id, values,
-                               from_status=task_states.PROCESSING)
+            db_tasks.task_update(admin_ctx(), self.task_id, values,
+                                 from_status=task_states.PROCESSING)
         except exception.Conflict:
             raise ImportAborted(reason='Task %s is no longer processing'
                                 % self.task_id)
@@ -150,7 +151,7 @@ class Progress:
 
 def _progress_base(task_id):
     try:
-        return db_api.task_get(admin_ctx(), task_id)['progress'] or 0
+        return db_tasks.task_get(admin_ctx(), task_id)['progress'] or 0
     except exception.TaskNotFound:
         return 0
 

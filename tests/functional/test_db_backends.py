@@ -25,6 +25,7 @@ from glance_import.db import engine as db_engine
 from glance_import.db import migration
 from glance_import.db import models
 from glance_import.db import task_states
+from glance_import.db import tasks as db_tasks
 from tests import fixtures
 
 BIN = os.path.dirname(sys.executable)
@@ -243,13 +244,13 @@ def test_import_lock_insert_race_exactly_one_wins(db):
 def test_concurrent_task_status_updates_exactly_one_wins(db):
     ctx = context.admin_context('race-project')
     for _ in range(RACES):
-        task = db_api.task_create(ctx, {
+        task = db_tasks.task_create(ctx, {
             'type': 'api_image_import', 'owner': 'race-project',
             'input': {}})
-        results = _race(lambda i, task=task: db_api.task_update(
+        results = _race(lambda i, task=task: db_tasks.task_update(
             context.admin_context('race-project'), task['id'],
             {'status': task_states.PROCESSING},
             from_status=task_states.PENDING))
         assert sorted(r[0] for r in results) == ['error', 'ok'], results
-        assert db_api.task_get(ctx, task['id'])['status'] == \
+        assert db_tasks.task_get(ctx, task['id'])['status'] == \
             task_states.PROCESSING

@@ -96,12 +96,13 @@ def _age_task(task_id, minutes):
 def _lock_with(image_id, status, age_minutes=0, create=True):
     from glance_import import context
     from glance_import.db import api as db_api
+    from glance_import.db import tasks as db_tasks
     ctx = context.admin_context()
     if create:
-        task = db_api.task_create(ctx, {'type': 'api_image_import',
-                                        'owner': 'other',
-                                        'status': status,
-                                        'image_id': image_id})
+        task = db_tasks.task_create(ctx, {'type': 'api_image_import',
+                                          'owner': 'other',
+                                          'status': status,
+                                          'image_id': image_id})
         task_id = task['id']
         _age_task(task_id, age_minutes)
     else:
@@ -120,7 +121,7 @@ def _lock_with(image_id, status, age_minutes=0, create=True):
 ])
 def test_lock_expiry(svc, status, age, stale):
     from glance_import import context
-    from glance_import.db import api as db_api
+    from glance_import.db import tasks as db_tasks
     client = fixtures.Client(svc.url).as_caller(iu.project())
     image = iu.create(client)
     iu.stage(client, image['id'], b'payload')
@@ -133,7 +134,7 @@ def test_lock_expiry(svc, status, age, stale):
     assert resp.status_code == 202, resp.text
     assert iu.wait_task(client, image['id'])['status'] == 'success'
     assert iu.download(client, image['id']) == b'payload'
-    old_task = db_api.task_get(context.admin_context(), old)
+    old_task = db_tasks.task_get(context.admin_context(), old)
     if status in ('pending', 'processing'):
         assert old_task['status'] == 'failure'
         assert old_task['message'] == 'Expired lock preempted'
@@ -153,6 +154,7 @@ def test_lock_of_missing_task_is_stale(svc):
 def test_takeover_clears_stale_store_progress(service_factory, tmp_path):
     from glance_import import context
     from glance_import.db import api as db_api
+    from glance_import.db import tasks as db_tasks
     svc = service_factory({
         'enabled_backends': 'fast:file,slow:file',
         'glance_store.default_backend': 'fast',
@@ -163,7 +165,7 @@ def test_takeover_clears_stale_store_progress(service_factory, tmp_path):
     image = iu.create(client)
     iu.stage(client, image['id'], b'payload')
     ctx = context.admin_context()
-    old = db_api.task_create(ctx, {
+    old = db_tasks.task_create(ctx, {
         'type': 'api_image_import', 'owner': 'other',
         'status': 'processing', 'image_id': image['id'],
         'input': {'image_id': image['id'], 'backend': ['slow']}})

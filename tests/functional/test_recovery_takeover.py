@@ -18,6 +18,7 @@ from glance_import import context
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
 from glance_import.db import models
+from glance_import.db import tasks as db_tasks
 from glance_import.importer import flows
 from glance_import.importer import locks
 from glance_import.importer import persistence
@@ -39,8 +40,8 @@ def _abandoned_import(client, data):
     req = import_request.parse(CONF, {'method': {'name': 'glance-direct'}},
                                {})
     task = locks.begin(ctx, CONF, image, req, [None])
-    db_api.task_update(ctx, task['id'], {'status': 'processing'},
-                       from_status='pending')
+    db_tasks.task_update(ctx, task['id'], {'status': 'processing'},
+                         from_status='pending')
     detail = persistence.create_flow_detail(
         task['id'], flows.flow_args_from_task(task, CONF))
     persistence.set_owner(detail, OTHER_NODE)

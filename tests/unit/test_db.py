@@ -12,6 +12,7 @@ from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
 from glance_import.db import migration
 from glance_import.db import task_states
+from glance_import.db import tasks as db_tasks
 
 
 @pytest.fixture
@@ -144,32 +145,32 @@ def test_import_lock(ctx):
 
 
 def test_task_status_cas(ctx):
-    task = db_api.task_create(ctx, {'type': 'api_image_import',
-                                    'owner': 'project-a', 'input': {'a': 1}})
+    task = db_tasks.task_create(ctx, {'type': 'api_image_import',
+                                      'owner': 'project-a', 'input': {'a': 1}})
     assert task['status'] == task_states.PENDING
     assert task['input'] == {'a': 1}
-    db_api.task_update(ctx, task['id'], {'status': task_states.PROCESSING},
-                       from_status=task_states.PENDING)
+    db_tasks.task_update(ctx, task['id'], {'status': task_states.PROCESSING},
+                         from_status=task_states.PENDING)
     with pytest.raises(exception.Conflict):
-        db_api.task_update(ctx, task['id'],
-                           {'status': task_states.PROCESSING},
-                           from_status=task_states.PENDING)
+        db_tasks.task_update(ctx, task['id'],
+                             {'status': task_states.PROCESSING},
+                             from_status=task_states.PENDING)
     with pytest.raises(exception.Conflict):
-        db_api.task_update(ctx, task['id'], {'status': task_states.PENDING},
-                           from_status=task_states.PROCESSING)
-    db_api.task_update(ctx, task['id'], {'status': task_states.SUCCESS,
-                                         'result': {'image_id': 'x'}},
-                       from_status=task_states.PROCESSING)
-    task = db_api.task_get(ctx, task['id'])
+        db_tasks.task_update(ctx, task['id'], {'status': task_states.PENDING},
+                             from_status=task_states.PROCESSING)
+    db_tasks.task_update(ctx, task['id'], {'status': task_states.SUCCESS,
+                                           'result': {'image_id': 'x'}},
+                         from_status=task_states.PROCESSING)
+    task = db_tasks.task_get(ctx, task['id'])
     assert (task['status'], task['result']) == (task_states.SUCCESS,
                                                 {'image_id': 'x'})
 
 
 def test_task_owner_filter(ctx):
-    task = db_api.task_create(ctx, {'type': 'api_image_import',
-                                    'owner': 'project-a', 'input': {}})
+    task = db_tasks.task_create(ctx, {'type': 'api_image_import',
+                                      'owner': 'project-a', 'input': {}})
     with pytest.raises(exception.TaskNotFound):
-        db_api.task_get(ctx, task['id'], owner='project-b')
+        db_tasks.task_get(ctx, task['id'], owner='project-b')
 
 
 def test_sqlite_connections_are_pooled_and_tuned(ctx):

@@ -16,6 +16,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import tasks as db_tasks
 from glance_import.importer import flows
 from glance_import.importer import steps
 from glance_import.importer.plugins import inject_image_metadata
@@ -62,9 +63,9 @@ def new_import(ctx, status=images.IMPORTING, stores=('fast', 'slow'),
     values.setdefault('container_format', 'bare')
     image = db_api.image_create(ctx, dict(values, owner='p1',
                                           visibility='private'))
-    task = db_api.task_create(ctx, {'type': 'api_image_import',
-                                    'owner': 'p1', 'status': 'processing',
-                                    'image_id': image.id})
+    task = db_tasks.task_create(ctx, {'type': 'api_image_import',
+                                      'owner': 'p1', 'status': 'processing',
+                                      'image_id': image.id})
     db_api.acquire_import_lock(ctx, image.id, task['id'])
     db_api.image_update(ctx, image.id, {'status': status},
                         set_properties={images.IMPORTING_TO_STORES:
@@ -88,9 +89,11 @@ def staged(image_id):
 def test_building_a_flow_touches_nothing(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError('flow building must not touch the database')
-    for name in ('image_get', 'image_update', 'task_update',
-                 'image_add_location'):
-        monkeypatch.setattr(db_api, name, forbidden)
+    for module, name in ((db_api, 'image_get'),
+                         (db_api, 'image_update'),
+                         (db_tasks, 'task_update'),
+                         (db_api, 'image_add_location')):
+        monkeypatch.setattr(module, name, forbidden)
     flow = flows.get_flow(image_id=str(uuid.uuid4()),
                           task_id=str(uuid.uuid4()), method='glance-direct',
                           stores=['fast', 'slow'], plugin_names=['no_op'])
