@@ -12,7 +12,7 @@ from glance_import import images as image_domain
 from glance_import import policy
 from glance_import.api import images as images_api
 from glance_import.api import util
-from glance_import.db import api as db_api
+from glance_import.db import members as db_members
 
 CONF = cfg.CONF
 
@@ -47,7 +47,7 @@ def list_members(req, image_id):
     """200: the members of a shared image the caller may see."""
     ctx = util.context(req)
     image = _shared_image(ctx, image_id, policy.GET_MEMBERS)
-    members = db_api.image_member_find(ctx, image.id)
+    members = db_members.image_member_find(ctx, image.id)
     return util.json_response({
         'members': [member_view(m) for m in members],
         'schema': '/v2/schemas/members'})
@@ -68,8 +68,8 @@ def create_member(req, image_id):
             'Member must be a project id of at most %d characters.'
             % MEMBER_ID_MAX)
     image = _shared_image(ctx, image_id, policy.ADD_MEMBER)
-    member = db_api.image_member_create(ctx, image.id, member_id,
-                                        CONF.image_member_quota)
+    member = db_members.image_member_create(ctx, image.id, member_id,
+                                            CONF.image_member_quota)
     return util.json_response(member_view(member))
 
 
@@ -82,7 +82,7 @@ def show_member(req, image_id, member_id):
         image = _shared_image(ctx, image_id, policy.GET_MEMBER)
     except exception.Forbidden:
         raise exception.MemberNotFound(image_id=image_id)
-    member = db_api.image_member_get(ctx, image.id, member_id)
+    member = db_members.image_member_get(ctx, image.id, member_id)
     return util.json_response(member_view(member))
 
 
@@ -105,8 +105,8 @@ def update_member(req, image_id, member_id):
     target = policy.image_target(image, member_id)
     if not policy.check(ctx, policy.MODIFY_MEMBER, target):
         raise exception.PolicyNotAuthorized(action=policy.MODIFY_MEMBER)
-    db_api.image_member_get(ctx, image.id, member_id)
-    member = db_api.image_member_update(ctx, image.id, member_id, status)
+    db_members.image_member_get(ctx, image.id, member_id)
+    member = db_members.image_member_update(ctx, image.id, member_id, status)
     return util.json_response(member_view(member))
 
 
@@ -117,6 +117,6 @@ def delete_member(req, image_id, member_id):
     util.check_mutating(ctx)
     member_id = _member_id(member_id)
     image = _shared_image(ctx, image_id, policy.DELETE_MEMBER)
-    db_api.image_member_get(ctx, image.id, member_id)
-    db_api.image_member_delete(ctx, image.id, member_id)
+    db_members.image_member_get(ctx, image.id, member_id)
+    db_members.image_member_delete(ctx, image.id, member_id)
     return util.empty_response()
