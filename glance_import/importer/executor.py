@@ -20,6 +20,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import locks as db_locks
 from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import flows
@@ -192,7 +193,7 @@ def _prepare_legacy_import(ctx, task):
 @db_engine.in_transaction
 def _lock_legacy_image(ctx, image_id, task_id):
     db_tasks.task_update(ctx, task_id, {'image_id': image_id})
-    db_api.acquire_import_lock(ctx, image_id, task_id)
+    db_locks.acquire_import_lock(ctx, image_id, task_id)
     db_api.image_update(ctx, image_id, {'status': images.IMPORTING},
                         from_status=images.QUEUED)
 

@@ -14,6 +14,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import locks as db_locks
 from glance_import.db import models
 from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
@@ -104,8 +105,8 @@ def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
         'request_id': ctx.request_id,
         'input': {'image_id': image.id, 'import_req': req.body,
                   'backend': stores}})
-    db_api.acquire_import_lock(ctx, image.id, task_id,
-                               stale_task_id=stale_task_id)
+    db_locks.acquire_import_lock(ctx, image.id, task_id,
+                                 stale_task_id=stale_task_id)
     values, set_props, remove_props = {}, {}, []
     from_status = None
     if req.method != 'copy-image':

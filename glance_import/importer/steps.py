@@ -26,6 +26,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import locks as db_locks
 from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import inspect
@@ -217,7 +218,7 @@ class ImportLock(ImportStep):
         # Staged data never outlives a failed import (the image is queued
         # again, or active for copy-image).
         staging.delete(CONF, self.image_id)
-        if not db_api.release_import_lock(ctx, self.image_id, self.task_id):
+        if not db_locks.release_import_lock(ctx, self.image_id, self.task_id):
             LOG.warning('Import lock of image %s was already lost',
                         self.image_id)
 
@@ -545,4 +546,4 @@ class Complete(ImportStep):
         if image.status != images.ACTIVE:
             raise exception.ImportTaskError(
                 reason='None of the uploads finished!')
-        db_api.release_import_lock(admin_ctx(), self.image_id, self.task_id)
+        db_locks.release_import_lock(admin_ctx(), self.image_id, self.task_id)

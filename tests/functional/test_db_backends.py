@@ -22,6 +22,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import locks as db_locks
 from glance_import.db import migration
 from glance_import.db import models
 from glance_import.db import task_states
@@ -223,7 +224,7 @@ def test_import_lock_insert_race_exactly_one_wins(db):
         image = _new_image(ctx)
         tasks = [str(uuid.uuid4()), str(uuid.uuid4())]
         results = _race(lambda i, image=image, tasks=tasks:
-                        db_api.acquire_import_lock(
+                        db_locks.acquire_import_lock(
                             context.admin_context('race-project'), image.id,
                             tasks[i]))
         assert sorted(r[0] for r in results) == ['error', 'ok'], results
@@ -235,8 +236,8 @@ def test_import_lock_insert_race_exactly_one_wins(db):
         assert db_api.image_get(ctx, image.id).properties[
             images.IMPORT_LOCK] == winner
         # Only the holder can drop it.
-        assert db_api.release_import_lock(ctx, image.id, loser) is False
-        assert db_api.release_import_lock(ctx, image.id, winner) is True
+        assert db_locks.release_import_lock(ctx, image.id, loser) is False
+        assert db_locks.release_import_lock(ctx, image.id, winner) is True
         assert images.IMPORT_LOCK not in db_api.image_get(
             ctx, image.id).properties
 

@@ -227,7 +227,7 @@ def test_add_task_policy_applies(service_factory, tmp_path):
 
 def test_lock_held(single):
     from glance_import import context
-    from glance_import.db import api as db_api
+    from glance_import.db import locks as db_locks
     from glance_import.db import tasks as db_tasks
     image = staged(single)
     ctx = context.admin_context()
@@ -235,7 +235,7 @@ def test_lock_held(single):
                                       'owner': 'someone',
                                       'status': 'processing',
                                       'image_id': image['id']})
-    db_api.acquire_import_lock(ctx, image['id'], task['id'])
+    db_locks.acquire_import_lock(ctx, image['id'], task['id'])
     refused(single, image['id'], 409, 'Image has active task',
             {'method': {'name': 'glance-direct'}})
 

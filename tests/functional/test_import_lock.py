@@ -95,7 +95,7 @@ def _age_task(task_id, minutes):
 
 def _lock_with(image_id, status, age_minutes=0, create=True):
     from glance_import import context
-    from glance_import.db import api as db_api
+    from glance_import.db import locks as db_locks
     from glance_import.db import tasks as db_tasks
     ctx = context.admin_context()
     if create:
@@ -107,7 +107,7 @@ def _lock_with(image_id, status, age_minutes=0, create=True):
         _age_task(task_id, age_minutes)
     else:
         task_id = 'c6b8c6d5-6f0c-4a8e-9d38-1a3c0a1e7f00'
-    db_api.acquire_import_lock(ctx, image_id, task_id)
+    db_locks.acquire_import_lock(ctx, image_id, task_id)
     return task_id
 
 
@@ -154,6 +154,7 @@ def test_lock_of_missing_task_is_stale(svc):
 def test_takeover_clears_stale_store_progress(service_factory, tmp_path):
     from glance_import import context
     from glance_import.db import api as db_api
+    from glance_import.db import locks as db_locks
     from glance_import.db import tasks as db_tasks
     svc = service_factory({
         'enabled_backends': 'fast:file,slow:file',
@@ -170,7 +171,7 @@ def test_takeover_clears_stale_store_progress(service_factory, tmp_path):
         'status': 'processing', 'image_id': image['id'],
         'input': {'image_id': image['id'], 'backend': ['slow']}})
     _age_task(old['id'], 90)
-    db_api.acquire_import_lock(ctx, image['id'], old['id'])
+    db_locks.acquire_import_lock(ctx, image['id'], old['id'])
     db_api.image_update(ctx, image['id'], set_properties={
         'os_glance_importing_to_stores': 'slow'})
     assert iu.start_import(client, image['id'],

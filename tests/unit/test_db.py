@@ -10,6 +10,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import locks as db_locks
 from glance_import.db import migration
 from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
@@ -130,18 +131,18 @@ def test_location_with_cas_activation(ctx):
 
 def test_import_lock(ctx):
     image = _image(ctx)
-    db_api.acquire_import_lock(ctx, image.id, 'task-1')
+    db_locks.acquire_import_lock(ctx, image.id, 'task-1')
     with pytest.raises(exception.Conflict):
-        db_api.acquire_import_lock(ctx, image.id, 'task-2')
+        db_locks.acquire_import_lock(ctx, image.id, 'task-2')
     # Taking over only works while the stale holder still has it.
     with pytest.raises(exception.ImportLockHeld):
-        db_api.acquire_import_lock(ctx, image.id, 'task-3',
-                                   stale_task_id='task-9')
-    db_api.acquire_import_lock(ctx, image.id, 'task-3',
-                               stale_task_id='task-1')
-    assert db_api.release_import_lock(ctx, image.id, 'task-1') is False
-    assert db_api.release_import_lock(ctx, image.id, 'task-3') is True
-    db_api.acquire_import_lock(ctx, image.id, 'task-4')
+        db_locks.acquire_import_lock(ctx, image.id, 'task-3',
+                                     stale_task_id='task-9')
+    db_locks.acquire_import_lock(ctx, image.id, 'task-3',
+                                 stale_task_id='task-1')
+    assert db_locks.release_import_lock(ctx, image.id, 'task-1') is False
+    assert db_locks.release_import_lock(ctx, image.id, 'task-3') is True
+    db_locks.acquire_import_lock(ctx, image.id, 'task-4')
 
 
 def test_task_status_cas(ctx):

@@ -16,6 +16,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import locks as db_locks
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import flows
 from glance_import.importer import steps
@@ -66,7 +67,7 @@ def new_import(ctx, status=images.IMPORTING, stores=('fast', 'slow'),
     task = db_tasks.task_create(ctx, {'type': 'api_image_import',
                                       'owner': 'p1', 'status': 'processing',
                                       'image_id': image.id})
-    db_api.acquire_import_lock(ctx, image.id, task['id'])
+    db_locks.acquire_import_lock(ctx, image.id, task['id'])
     db_api.image_update(ctx, image.id, {'status': status},
                         set_properties={images.IMPORTING_TO_STORES:
                                         ','.join(stores)})
@@ -175,8 +176,8 @@ def test_import_lock_revert_restores_image(env, ctx):
 def test_import_lock_revert_leaves_a_taken_over_image_alone(env, ctx):
     image_id, task_id = new_import(ctx)
     other = str(uuid.uuid4())
-    db_api.release_import_lock(ctx, image_id, task_id)
-    db_api.acquire_import_lock(ctx, image_id, other)
+    db_locks.release_import_lock(ctx, image_id, task_id)
+    db_locks.acquire_import_lock(ctx, image_id, other)
     with pytest.raises(steps.ImportAborted):
         steps.ImportLock(image_id, task_id, 'glance-direct',
                          ['fast']).execute()
