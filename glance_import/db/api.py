@@ -363,60 +363,6 @@ def image_lock_row(ctx, image_id):
                 models.Image.id == image_id).with_for_update())
 
 
-# Storage accounting and staging residue --------------------------------
-
-_NOT_COUNTED = (image_domain.KILLED, image_domain.DELETED,
-                image_domain.PENDING_DELETE)
-
-
-def image_storage_usage(ctx, owner, *, exclude_image_id=None):
-    """Bytes *owner* stores: size x live locations over its live images.
-
-    One aggregate query; *exclude_image_id* leaves out the image being
-    written, as the legacy user_storage_quota check does.
-    """
-    with engine.reader(ctx) as session:
-        stmt = sa.select(sa.func.coalesce(sa.func.sum(
-            models.Image.size), 0)).select_from(models.Image).join(
-                models.ImageLocation,
-                models.ImageLocation.image_id == models.Image.id).where(
-            models.Image.owner == owner,
-            models.Image.deleted == sa.false(),
-            models.Image.status.not_in(_NOT_COUNTED),
-            models.Image.size.is_not(None),
-            models.ImageLocation.status == 'active')
-        if exclude_image_id is not None:
-            stmt = stmt.where(models.Image.id != exclude_image_id)
-        return int(session.scalar(stmt) or 0)
-
-
-def images_import_state(ctx, image_ids):
-    """{id: (status, busy)} for the live images among *image_ids*.
-
-    *busy* is True while an import holds the image (its lock or a
-    non-empty os_glance_importing_to_stores). Used to tell staging
-    residue from data an import still needs; one query per call.
-    """
-    ids = list(image_ids)
-    if not ids:
-        return {}
-    busy_names = (image_domain.IMPORT_LOCK,
-                  image_domain.IMPORTING_TO_STORES)
-    with engine.reader(ctx) as session:
-        rows = session.execute(sa.select(
-            models.Image.id, models.Image.status).where(
-                models.Image.id.in_(ids),
-                models.Image.deleted == sa.false())).all()
-        busy = set(session.scalars(sa.select(
-            models.ImageProperty.image_id).where(
-                models.ImageProperty.image_id.in_(ids),
-                models.ImageProperty.name.in_(busy_names),
-                models.ImageProperty.value.is_not(None),
-                models.ImageProperty.value != '')))
-    return {image_id: (status, image_id in busy)
-            for image_id, status in rows}
-
-
 # Image lists -----------------------------------------------------------
 
 # Sort keys a client may use; the nullable ones sort as if NULL were the

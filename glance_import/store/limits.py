@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from glance_import import config
 from glance_import import exception
-from glance_import.db import api as db_api
+from glance_import.db import accounting
 
 SIZE_HEADER = 'x-openstack-image-size'
 
@@ -41,7 +41,8 @@ def remaining_quota(conf, ctx, owner: str | None,
     quota = config.storage_quota_bytes(conf)
     if not quota:
         return None
-    used = db_api.image_storage_usage(ctx, owner, exclude_image_id=image_id)
+    used = accounting.image_storage_usage(ctx, owner,
+                                          exclude_image_id=image_id)
     return max(quota - used, 0)
 
 

@@ -20,7 +20,7 @@ from glance_import import config
 from glance_import import context as request_context
 from glance_import import exception
 from glance_import import images as image_domain
-from glance_import.db import api as db_api
+from glance_import.db import accounting
 from glance_import.store import fileio
 from glance_import.store import limits
 
@@ -149,8 +149,8 @@ def cleanup(conf) -> list[str]:
             owners.setdefault(image_id, []).append(name)
     if not owners:
         return []
-    state = db_api.images_import_state(request_context.admin_context(),
-                                       owners)
+    state = accounting.images_import_state(request_context.admin_context(),
+                                           owners)
     removed = []
     for image_id, files in owners.items():
         status, busy = state.get(image_id, (None, False))
