@@ -1,7 +1,7 @@
 """The image domain: the record, its status machine and property rules.
 
 Pure Python: no HTTP, no SQL. Handlers and import steps ask this module
-whether a change is allowed; ``db.api`` applies it with compare-and-swap.
+whether a change is allowed; ``db.images`` applies it with compare-and-swap.
 """
 
 import dataclasses

@@ -17,7 +17,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import import policy
 from glance_import.api import util
-from glance_import.db import api as db_api
+from glance_import.db import images as db_images
 from glance_import.store import backends
 from glance_import.store import fileio
 from glance_import.store import inspection
@@ -74,8 +74,8 @@ def _body_chunks(req):
 def _revert_to_queued(ctx, image_id, from_status):
     """Best effort: put an image whose data failed back to queued."""
     try:
-        db_api.image_update(ctx, image_id, {'status': images.QUEUED},
-                            from_status=from_status)
+        db_images.image_update(ctx, image_id, {'status': images.QUEUED},
+                               from_status=from_status)
     except exception.GlanceImportError as e:
         LOG.info('Image %s not returned to queued: %s', image_id, e.msg)
 
@@ -94,14 +94,14 @@ def upload_image_data(req, image_id):
     ctx = util.context(req)
     util.check_mutating(ctx)
     size = limits.declared_size(req)
-    image = db_api.image_get(ctx, image_id)
+    image = db_images.image_get(ctx, image_id)
     policy.authorize_image(ctx, policy.UPLOAD_IMAGE, image)
     store_id = backends.resolve_store(CONF, req.headers.get(STORE_HEADER))
     images.check_transition(image, images.SAVING)
     remaining = limits.remaining_quota(CONF, ctx, image.owner, image.id)
     limits.check_declared(size, CONF.image_size_cap, remaining)
-    db_api.image_update(ctx, image.id, {'status': images.SAVING},
-                        from_status=images.QUEUED)
+    db_images.image_update(ctx, image.id, {'status': images.SAVING},
+                           from_status=images.QUEUED)
     stored = None
     try:
         data = limits.LimitedStream(
@@ -112,7 +112,7 @@ def upload_image_data(req, image_id):
         stored = backends.add(CONF, image.id, inspector, size=size,
                               store_id=store_id, context=ctx)
         virtual_size = inspector.verdict(stored.size)
-        db_api.image_add_location(
+        db_images.image_add_location(
             ctx, image.id, stored.url, stored.metadata,
             from_status=images.SAVING,
             values={'status': images.ACTIVE, 'size': stored.size,
@@ -249,7 +249,7 @@ def _open_data(req, ctx, image, offset, length, prefer=()):
 def download_image_data(req, image_id):
     """GET /v2/images/{id}/file: 200, 206 for a range, 204 if no data."""
     ctx = util.context(req)
-    image = db_api.image_get(ctx, image_id)
+    image = db_images.image_get(ctx, image_id)
     policy.authorize_image(ctx, policy.DOWNLOAD_IMAGE, image)
     prefer = _preferred_stores(req, ctx, image)
     if image.status == images.DEACTIVATED and not ctx.is_admin:
@@ -294,12 +294,12 @@ def _stage(req, image_id):
     ctx = util.context(req)
     util.check_mutating(ctx)
     size = limits.declared_size(req)
-    image = db_api.image_get(ctx, image_id)
+    image = db_images.image_get(ctx, image_id)
     policy.authorize_image(ctx, policy.MODIFY_IMAGE, image)
     images.check_transition(image, images.UPLOADING)
     limits.check_declared(size, CONF.image_size_cap)
-    db_api.image_update(ctx, image.id, {'status': images.UPLOADING},
-                        from_status=images.QUEUED)
+    db_images.image_update(ctx, image.id, {'status': images.UPLOADING},
+                           from_status=images.QUEUED)
     written = False
     try:
         staged = staging.write(CONF, image.id, _body_chunks(req),
@@ -309,9 +309,9 @@ def _stage(req, image_id):
         host = _stage_host(CONF)
         if host:
             props[images.STAGE_HOST] = host
-        db_api.image_update(ctx, image.id, {'size': staged.size},
-                            from_status=images.UPLOADING,
-                            set_properties=props)
+        db_images.image_update(ctx, image.id, {'size': staged.size},
+                               from_status=images.UPLOADING,
+                               set_properties=props)
     except BaseException as e:
         if written:
             staging.delete(CONF, image.id)
@@ -336,7 +336,7 @@ def delete_from_store(req, store_id, image_id):
         raise exception.Conflict(
             'The selected store %s is not available on this node.'
             % store_id)
-    image = db_api.image_get(ctx, image_id)
+    image = db_images.image_get(ctx, image_id)
     policy.authorize_image(ctx, policy.GET_IMAGE_LOCATION, image)
     policy.authorize_image(ctx, policy.DELETE_IMAGE_LOCATION, image)
     if image.status != images.ACTIVE:
@@ -361,5 +361,5 @@ def delete_from_store(req, store_id, image_id):
             raise exception.Conflict(
                 'The data for Image %s could not be deleted because it is '
                 'in use: %s' % (image.id, e.msg))
-        db_api.image_remove_location(ctx, image.id, location['id'])
+        db_images.image_remove_location(ctx, image.id, location['id'])
     return util.empty_response(204)

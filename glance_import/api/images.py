@@ -20,7 +20,8 @@ from glance_import import policy
 from glance_import.api import forwarding
 from glance_import.api import schemas
 from glance_import.api import util
-from glance_import.db import api as db_api
+from glance_import.db import image_lists
+from glance_import.db import images as db_images
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def load_image(ctx, image_id, rule=policy.GET_IMAGE):
     image_id = path_text(image_id)
     if not UUID_RE.match(image_id):
         raise exception.ImageNotFound(image_id=image_id)
-    image = db_api.image_get(ctx, image_id)
+    image = db_images.image_get(ctx, image_id)
     policy.authorize_image(ctx, policy.GET_IMAGE, image)
     if rule != policy.GET_IMAGE:
         policy.authorize_image(ctx, rule, image)
@@ -211,7 +212,7 @@ def create_image(req):
     values.setdefault('min_ram', 0)
     values.setdefault('protected', False)
     values.setdefault('os_hidden', False)
-    image = db_api.image_create(ctx, values, properties, tags)
+    image = db_images.image_create(ctx, values, properties, tags)
     image.member = None
     return util.json_response(
         image_view(ctx, image), status=201,
@@ -378,10 +379,10 @@ def parse_sorting(params):
                 'Number of sort dirs does not match the number of sort '
                 'keys.')
     for key in keys:
-        if key not in db_api.SORT_KEYS:
-            raise exception.BadRequest('Invalid sort key: %s. It must be '
-                                       'one of the following: %s.'
-                                       % (key, ', '.join(db_api.SORT_KEYS)))
+        if key not in image_lists.SORT_KEYS:
+            raise exception.BadRequest(
+                'Invalid sort key: %s. It must be one of the following: %s.'
+                % (key, ', '.join(image_lists.SORT_KEYS)))
     for direction in dirs:
         if direction not in ('asc', 'desc'):
             raise exception.BadRequest(
@@ -399,7 +400,7 @@ def _filter_bool(value, name):
 
 
 def parse_list_query(params, conf=CONF):
-    """Keyword arguments for ``db_api.image_get_all`` from the query."""
+    """Keyword arguments for ``image_lists.image_get_all`` from the query."""
     single = {}
     for key, value in params:
         if key != 'tag' and key in single and key in _NOT_FILTERS \
@@ -468,7 +469,8 @@ def list_images(req):
     ctx = util.context(req)
     policy.authorize(ctx, policy.GET_IMAGES, {'project_id': ctx.project_id})
     params = util.query_params(req)
-    images, full_page = db_api.image_get_all(ctx, **parse_list_query(params))
+    images, full_page = image_lists.image_get_all(
+        ctx, **parse_list_query(params))
     # The database already applied visibility; the get_image rule may be
     # customised by the operator, so it has the last word per image.
     shown = [image for image in images if policy.check(
@@ -686,10 +688,10 @@ def _add_locations(ctx, image, new_locations, conf=CONF):
                     raise exception.Conflict(
                         'Image %s does not match the validation data.'
                         % key)
-        db_api.image_add_location(ctx, image.id, loc['url'],
-                                  loc['metadata'], values=values,
-                                  from_status=from_status)
-        image = db_api.image_get(ctx, image.id, check_visible=False)
+        db_images.image_add_location(ctx, image.id, loc['url'],
+                                     loc['metadata'], values=values,
+                                     from_status=from_status)
+        image = db_images.image_get(ctx, image.id, check_visible=False)
     return image
 
 
@@ -731,10 +733,10 @@ def _location_remove(ctx, image, path, value):
         raise exception.Forbidden('Cannot remove last location in the '
                                   'image.')
     location = image.locations[index]
-    db_api.image_remove_location(ctx, image.id, location['id'])
+    db_images.image_remove_location(ctx, image.id, location['id'])
     from glance_import.store import backends
     backends.delete_all([location])
-    return db_api.image_get(ctx, image.id, check_visible=False)
+    return db_images.image_get(ctx, image.id, check_visible=False)
 
 
 _LOCATION_OPS = {'add': _location_add, 'replace': _location_replace,
@@ -765,7 +767,7 @@ def update_image(req, image_id):
     from_status = (image.status if any(a in changes.values
                                        for a in FORMAT_ATTRS) else None)
     if changes.values or set_props or removed or changes.tags_changed:
-        image = db_api.image_update(
+        image = db_images.image_update(
             ctx, image.id, changes.values, from_status=from_status,
             set_properties=set_props, remove_properties=removed,
             tags=changes.tags if changes.tags_changed else None)
@@ -796,7 +798,7 @@ def delete_image(req, image_id):
     from glance_import.store import staging
     tried = _delete_remote_data_first(ctx, image)
     try:
-        locations = db_api.image_delete(ctx, image.id)
+        locations = db_images.image_delete(ctx, image.id)
     except exception.ImageNotFound:
         if forwarding.stage_host(req, image) is None:
             raise
@@ -853,7 +855,7 @@ def add_tag(req, image_id, tag):
     util.check_mutating(ctx)
     tag = _tag(tag)
     image = load_image(ctx, image_id, policy.MODIFY_IMAGE)
-    db_api.image_add_tag(ctx, image.id, tag, CONF.image_tag_quota)
+    db_images.image_add_tag(ctx, image.id, tag, CONF.image_tag_quota)
     return util.empty_response()
 
 
@@ -864,7 +866,7 @@ def delete_tag(req, image_id, tag):
     util.check_mutating(ctx)
     tag = _tag(tag)
     image = load_image(ctx, image_id, policy.MODIFY_IMAGE)
-    db_api.image_delete_tag(ctx, image.id, tag)
+    db_images.image_delete_tag(ctx, image.id, tag)
     return util.empty_response()
 
 
@@ -880,8 +882,8 @@ def _set_active_state(req, image_id, rule, wanted, source, verb):
         raise exception.Forbidden(
             "Not allowed to %s image in status '%s'" % (verb, image.status))
     image_domain.check_transition(image, wanted)
-    db_api.image_update(ctx, image.id, {'status': wanted},
-                        from_status=source)
+    db_images.image_update(ctx, image.id, {'status': wanted},
+                           from_status=source)
     return util.empty_response()
 
 

@@ -18,8 +18,8 @@ from taskflow import exceptions as tf_exceptions
 from glance_import import context
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
@@ -177,9 +177,9 @@ def _prepare_legacy_import(ctx, task):
     owner_ctx = context.RequestContext(project_id=task['owner'],
                                        user_id=task['user_id'],
                                        is_admin=True, overwrite=False)
-    image = db_api.image_create(owner_ctx, values,
-                                properties={k: str(v)
-                                            for k, v in props.items()})
+    image = db_images.image_create(owner_ctx, values,
+                                   properties={k: str(v)
+                                               for k, v in props.items()})
     _lock_legacy_image(ctx, image.id, task['id'])
     store = (backends.default_store_id(CONF)
              if CONF.enabled_backends else None)
@@ -194,13 +194,13 @@ def _prepare_legacy_import(ctx, task):
 def _lock_legacy_image(ctx, image_id, task_id):
     db_tasks.task_update(ctx, task_id, {'image_id': image_id})
     db_locks.acquire_import_lock(ctx, image_id, task_id)
-    db_api.image_update(ctx, image_id, {'status': images.IMPORTING},
-                        from_status=images.QUEUED)
+    db_images.image_update(ctx, image_id, {'status': images.IMPORTING},
+                           from_status=images.QUEUED)
 
 
 def _discard_legacy_image(ctx, image_id):
     """A failed legacy import leaves no image behind (as in Glance)."""
     try:
-        backends.delete_all(db_api.image_delete(ctx, image_id))
+        backends.delete_all(db_images.image_delete(ctx, image_id))
     except exception.ImageNotFound:
         pass

@@ -12,8 +12,8 @@ import uuid
 
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import models
 from glance_import.db import task_states
@@ -93,8 +93,9 @@ def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
            old_stores):
     # Racing requests for one image queue here, so the lock insert below
     # never contends on the unique key (which deadlocks on MySQL).
-    db_api.image_lock_row(ctx, image.id)
-    holder = db_api.image_get(ctx, image.id, check_visible=False).import_lock
+    db_images.image_lock_row(ctx, image.id)
+    holder = db_images.image_get(ctx, image.id,
+                                 check_visible=False).import_lock
     if holder is not None and holder != stale_task_id:
         raise exception.Conflict(
             "New operation on image '%s' is not permitted as prior "
@@ -127,7 +128,7 @@ def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
     set_props[images.FAILED_IMPORT] = images.stores_value(failed)
     if images.STAGE_HOST in image.properties:
         remove_props.append(images.STAGE_HOST)
-    db_api.image_update(ctx, image.id, values, from_status=from_status,
-                        set_properties=set_props,
-                        remove_properties=remove_props)
+    db_images.image_update(ctx, image.id, values, from_status=from_status,
+                           set_properties=set_props,
+                           remove_properties=remove_props)
     return task

@@ -31,8 +31,8 @@ from oslo_config import cfg
 from glance_import import context
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import images as db_images
 from glance_import.db import models
 from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
@@ -167,7 +167,7 @@ def _restore_image(task_id, args):
     stores = args['stores']
     ctx = context.admin_context()
     try:
-        image = db_api.image_get(ctx, image_id, check_visible=False)
+        image = db_images.image_get(ctx, image_id, check_visible=False)
     except exception.ImageNotFound:
         return
     if image.import_lock != task_id:
@@ -181,7 +181,7 @@ def _restore_image(task_id, args):
     if image.status == images.ACTIVE and method != 'copy-image':
         added = []      # a store finished: the image is usable, keep it
     for loc in added:
-        db_api.image_remove_location(ctx, image_id, loc['id'])
+        db_images.image_remove_location(ctx, image_id, loc['id'])
         try:
             backends.delete(loc)
         except exception.GlanceImportError as e:
@@ -198,8 +198,8 @@ def _remove_partial_data(image_id, stores):
     never recorded, so nothing refers to it.
     """
     try:
-        image = db_api.image_get(context.admin_context(), image_id,
-                                 check_visible=False)
+        image = db_images.image_get(context.admin_context(), image_id,
+                                    check_visible=False)
         urls = {loc['url'] for loc in image.locations}
     except exception.ImageNotFound:
         urls = set()

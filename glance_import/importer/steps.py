@@ -24,8 +24,8 @@ from taskflow.types import failure as tf_failure
 from glance_import import context
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
@@ -56,8 +56,8 @@ def admin_ctx():
 def load_image(image_id, task_id, ctx=None):
     """The image, provided our lock still holds it."""
     try:
-        image = db_api.image_get(ctx or admin_ctx(), image_id,
-                                 check_visible=False)
+        image = db_images.image_get(ctx or admin_ctx(), image_id,
+                                    check_visible=False)
     except exception.ImageNotFound:
         raise ImportAborted(reason='Image %s was deleted during the import'
                             % image_id)
@@ -79,7 +79,7 @@ def save(ctx, image_id, task_id, *, values=None, from_status=None,
     ``(url, metadata)`` a location is added together with *values*;
     returns its id.
     """
-    db_api.image_lock_row(ctx, image_id)
+    db_images.image_lock_row(ctx, image_id)
     image = load_image(image_id, task_id, ctx)
     props = dict(set_properties or {})
     remove = list(remove_properties)
@@ -95,13 +95,13 @@ def save(ctx, image_id, task_id, *, values=None, from_status=None,
     location_id = None
     if location is not None:
         url, metadata = location
-        location_id = db_api.image_add_location(
+        location_id = db_images.image_add_location(
             ctx, image_id, url, metadata, values=values,
             from_status=from_status)
         values, from_status = None, None
     if values or props or remove or from_status:
-        db_api.image_update(ctx, image_id, values, from_status=from_status,
-                            set_properties=props, remove_properties=remove)
+        db_images.image_update(ctx, image_id, values, from_status=from_status,
+                               set_properties=props, remove_properties=remove)
     return location_id
 
 
@@ -497,8 +497,8 @@ class WriteToStore(ImportStep):
         # its location. The store held no copy before (the API checks).
         for location in self._our_locations(result):
             try:
-                db_api.image_remove_location(admin_ctx(), self.image_id,
-                                             location['id'])
+                db_images.image_remove_location(admin_ctx(), self.image_id,
+                                                location['id'])
             finally:
                 backends.delete(location)
         if isinstance(result, tf_failure.Failure):
@@ -515,8 +515,8 @@ class WriteToStore(ImportStep):
     def _our_locations(self, result):
         if isinstance(result, dict):
             return [result]
-        image = db_api.image_get(admin_ctx(), self.image_id,
-                                 check_visible=False)
+        image = db_images.image_get(admin_ctx(), self.image_id,
+                                    check_visible=False)
         return [loc for loc in image.locations
                 if loc['metadata'].get('store') == self.store_id]
 

@@ -20,8 +20,8 @@ from alembic import migration as alembic_migration
 from glance_import import context
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import migration
 from glance_import.db import models
@@ -136,7 +136,7 @@ def _connect(url):
 
 @pytest.fixture
 def db(migrated_db):
-    """db.api connected to the migrated database."""
+    """The db modules connected to the migrated database."""
     _connect(migrated_db)
     yield migrated_db
     db_engine.dispose()
@@ -193,7 +193,7 @@ def _race(fn, count=2):
 
 
 def _new_image(ctx):
-    return db_api.image_create(ctx, {
+    return db_images.image_create(ctx, {
         'name': 'race', 'owner': ctx.project_id, 'visibility': 'private',
         'disk_format': 'raw', 'container_format': 'bare',
         'min_disk': 0, 'min_ram': 0, 'protected': False,
@@ -206,7 +206,7 @@ def test_concurrent_status_updates_exactly_one_wins(db):
         image = _new_image(ctx)
         targets = [images.SAVING, images.IMPORTING]
         results = _race(lambda i, image=image, targets=targets:
-                        db_api.image_update(
+                        db_images.image_update(
                             context.admin_context('race-project'), image.id,
                             {'status': targets[i]},
                             from_status=images.QUEUED))
@@ -215,7 +215,7 @@ def test_concurrent_status_updates_exactly_one_wins(db):
         loser = next(r[1] for r in results if r[0] == 'error')
         assert isinstance(loser, exception.Conflict)
         winner = next(r[1] for r in results if r[0] == 'ok')
-        assert db_api.image_get(ctx, image.id).status == winner.status
+        assert db_images.image_get(ctx, image.id).status == winner.status
 
 
 def test_import_lock_insert_race_exactly_one_wins(db):
@@ -233,12 +233,12 @@ def test_import_lock_insert_race_exactly_one_wins(db):
         assert isinstance(
             next(r[1] for r in results if r[0] == 'error'),
             exception.Conflict)
-        assert db_api.image_get(ctx, image.id).properties[
+        assert db_images.image_get(ctx, image.id).properties[
             images.IMPORT_LOCK] == winner
         # Only the holder can drop it.
         assert db_locks.release_import_lock(ctx, image.id, loser) is False
         assert db_locks.release_import_lock(ctx, image.id, winner) is True
-        assert images.IMPORT_LOCK not in db_api.image_get(
+        assert images.IMPORT_LOCK not in db_images.image_get(
             ctx, image.id).properties
 
 

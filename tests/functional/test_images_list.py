@@ -298,9 +298,9 @@ def test_killed_and_deleted_images_never_listed(client, service):
     killed = create(user, name='killed')
     gone = create(user, name='gone')
     from glance_import import context
-    from glance_import.db import api as db_api
-    db_api.image_update(context.admin_context(), killed['id'],
-                        {'status': 'killed'})
+    from glance_import.db import images as db_images
+    db_images.image_update(context.admin_context(), killed['id'],
+                           {'status': 'killed'})
     assert user.delete('/v2/images/%s' % gone['id']).status_code == 204
     assert _mine(user) == []
     assert _mine(user, status='killed') == []

@@ -153,7 +153,7 @@ def test_lock_of_missing_task_is_stale(svc):
 
 def test_takeover_clears_stale_store_progress(service_factory, tmp_path):
     from glance_import import context
-    from glance_import.db import api as db_api
+    from glance_import.db import images as db_images
     from glance_import.db import locks as db_locks
     from glance_import.db import tasks as db_tasks
     svc = service_factory({
@@ -172,7 +172,7 @@ def test_takeover_clears_stale_store_progress(service_factory, tmp_path):
         'input': {'image_id': image['id'], 'backend': ['slow']}})
     _age_task(old['id'], 90)
     db_locks.acquire_import_lock(ctx, image['id'], old['id'])
-    db_api.image_update(ctx, image['id'], set_properties={
+    db_images.image_update(ctx, image['id'], set_properties={
         'os_glance_importing_to_stores': 'slow'})
     assert iu.start_import(client, image['id'],
                            stores=['fast']).status_code == 202

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from oslo_config import cfg
 
 from glance_import import context
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import images as db_images
 from glance_import.db import models
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import flows
@@ -36,7 +36,7 @@ def _abandoned_import(client, data):
     image_id = importutil.create(client, name='abandoned')['id']
     importutil.stage(client, image_id, data)
     ctx = context.admin_context('admin')
-    image = db_api.image_get(ctx, image_id)
+    image = db_images.image_get(ctx, image_id)
     req = import_request.parse(CONF, {'method': {'name': 'glance-direct'}},
                                {})
     task = locks.begin(ctx, CONF, image, req, [None])

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from glance_import import context
-from glance_import.db import api as db_api
+from glance_import.db import images as db_images
 from glance_import.store import staging
 from tests import fixtures
 from tests.functional import imageutil
@@ -41,8 +41,8 @@ def _staged_files(svc):
 
 
 def _db_image(image_id):
-    return db_api.image_get(context.admin_context(), image_id,
-                            check_visible=False)
+    return db_images.image_get(context.admin_context(), image_id,
+                               check_visible=False)
 
 
 def test_stage_writes_file_and_records_hashes(client, service):

@@ -10,7 +10,7 @@ from oslo_config import cfg
 
 from glance_import import context
 from glance_import import exception
-from glance_import.db import api as db_api
+from glance_import.db import images as db_images
 from glance_import.store import backends
 from tests import fixtures
 
@@ -64,8 +64,8 @@ def _add_copy(image_id, store_id):
     """Put the image's data in a second store (what copy-image does)."""
     conf = cfg.CONF
     stored = backends.add(conf, image_id, [DATA], store_id=store_id)
-    db_api.image_add_location(context.admin_context(), image_id,
-                              stored.url, stored.metadata)
+    db_images.image_add_location(context.admin_context(), image_id,
+                                 stored.url, stored.metadata)
 
 
 def test_info_stores(admin):
@@ -271,8 +271,8 @@ def test_data_in_use_by_its_store_is_kept(multi, admin, monkeypatch):
     image_id = _create(admin)
     assert _upload(admin, image_id).status_code == 204
     url = 'http://127.0.0.1:9/images/%s' % image_id
-    db_api.image_add_location(context.admin_context(), image_id, url,
-                              {'store': 'web'})
+    db_images.image_add_location(context.admin_context(), image_id, url,
+                                 {'store': 'web'})
     real = backends.delete
 
     def delete(location, **kwargs):

@@ -1,4 +1,4 @@
-"""db.api semantics on an SQLite file: CAS updates, the lock, tasks."""
+"""db semantics on an SQLite file: CAS updates, the lock, tasks."""
 
 import types
 import uuid
@@ -8,8 +8,8 @@ import pytest
 from glance_import import context
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import migration
 from glance_import.db import task_states
@@ -34,8 +34,8 @@ def _image(ctx, **values):
             'min_disk': 0, 'min_ram': 0, 'protected': False,
             'os_hidden': False}
     base.update(values)
-    return db_api.image_create(ctx, base, properties={'k': 'v'},
-                               tags=['b', 'a', 'a'])
+    return db_images.image_create(ctx, base, properties={'k': 'v'},
+                                  tags=['b', 'a', 'a'])
 
 
 def test_create_and_get(ctx):
@@ -43,7 +43,7 @@ def test_create_and_get(ctx):
     assert image.status == images.QUEUED
     assert image.properties == {'k': 'v'}
     assert image.tags == ['a', 'b']
-    assert db_api.image_get(ctx, image.id).id == image.id
+    assert db_images.image_get(ctx, image.id).id == image.id
 
 
 def test_duplicate_id_is_409_even_after_delete(ctx):
@@ -51,7 +51,7 @@ def test_duplicate_id_is_409_even_after_delete(ctx):
     with pytest.raises(exception.DuplicateImage) as info:
         _image(ctx, id=image.id)
     assert info.value.status == 409
-    db_api.image_delete(ctx, image.id)
+    db_images.image_delete(ctx, image.id)
     with pytest.raises(exception.DuplicateImage):
         _image(ctx, id=image.id)
 
@@ -59,7 +59,7 @@ def test_duplicate_id_is_409_even_after_delete(ctx):
 def test_get_missing_or_malformed(ctx):
     for image_id in (str(uuid.uuid4()), 'x' * 100, 42):
         with pytest.raises(exception.ImageNotFound):
-            db_api.image_get(ctx, image_id)
+            db_images.image_get(ctx, image_id)
 
 
 def test_invisible_image_is_not_found(ctx):
@@ -67,44 +67,44 @@ def test_invisible_image_is_not_found(ctx):
     other = context.RequestContext(project_id='project-b', roles=['member'],
                                    overwrite=False)
     with pytest.raises(exception.ImageNotFound):
-        db_api.image_get(other, image.id)
-    assert db_api.image_get(other, image.id, check_visible=False)
+        db_images.image_get(other, image.id)
+    assert db_images.image_get(other, image.id, check_visible=False)
 
 
 def test_cas_update(ctx):
     image = _image(ctx)
-    updated = db_api.image_update(ctx, image.id, {'status': images.SAVING},
-                                  from_status=images.QUEUED)
+    updated = db_images.image_update(ctx, image.id, {'status': images.SAVING},
+                                     from_status=images.QUEUED)
     assert updated.status == images.SAVING
     with pytest.raises(exception.InvalidImageStatusTransition) as info:
-        db_api.image_update(ctx, image.id, {'status': images.IMPORTING},
-                            from_status=images.QUEUED)
+        db_images.image_update(ctx, image.id, {'status': images.IMPORTING},
+                               from_status=images.QUEUED)
     assert info.value.status == 409
-    assert db_api.image_get(ctx, image.id).status == images.SAVING
+    assert db_images.image_get(ctx, image.id).status == images.SAVING
 
 
 def test_update_of_deleted_image(ctx):
     image = _image(ctx)
-    db_api.image_delete(ctx, image.id)
+    db_images.image_delete(ctx, image.id)
     with pytest.raises(exception.ImageNotFound):
-        db_api.image_update(ctx, image.id, {'name': 'x'})
+        db_images.image_update(ctx, image.id, {'name': 'x'})
 
 
 def test_back_to_queued_clears_size(ctx):
     image = _image(ctx)
-    db_api.image_update(ctx, image.id, {'status': images.SAVING,
-                                        'size': 10, 'virtual_size': 20})
-    image = db_api.image_update(ctx, image.id, {'status': images.QUEUED},
-                                from_status=images.SAVING)
+    db_images.image_update(ctx, image.id, {'status': images.SAVING,
+                                           'size': 10, 'virtual_size': 20})
+    image = db_images.image_update(ctx, image.id, {'status': images.QUEUED},
+                                   from_status=images.SAVING)
     assert (image.size, image.virtual_size) == (None, None)
 
 
 def test_properties_and_tags_in_one_update(ctx):
     image = _image(ctx)
-    image = db_api.image_update(ctx, image.id, {'name': 'renamed'},
-                                set_properties={'k': 'v2', 'n': '1'},
-                                remove_properties=['missing'],
-                                tags=['t'])
+    image = db_images.image_update(ctx, image.id, {'name': 'renamed'},
+                                   set_properties={'k': 'v2', 'n': '1'},
+                                   remove_properties=['missing'],
+                                   tags=['t'])
     assert image.name == 'renamed'
     assert image.properties == {'k': 'v2', 'n': '1'}
     assert image.tags == ['t']
@@ -112,20 +112,20 @@ def test_properties_and_tags_in_one_update(ctx):
 
 def test_location_with_cas_activation(ctx):
     image = _image(ctx)
-    db_api.image_update(ctx, image.id, {'status': images.SAVING})
-    db_api.image_add_location(ctx, image.id, 'file:///x', {'store': 'f'},
-                              values={'status': images.ACTIVE, 'size': 3},
-                              from_status=images.SAVING)
-    image = db_api.image_get(ctx, image.id)
+    db_images.image_update(ctx, image.id, {'status': images.SAVING})
+    db_images.image_add_location(ctx, image.id, 'file:///x', {'store': 'f'},
+                                 values={'status': images.ACTIVE, 'size': 3},
+                                 from_status=images.SAVING)
+    image = db_images.image_get(ctx, image.id)
     assert image.status == images.ACTIVE
     assert [loc['url'] for loc in image.locations] == ['file:///x']
     # A second activation from saving loses and adds no location.
     with pytest.raises(exception.InvalidImageStatusTransition):
-        db_api.image_add_location(ctx, image.id, 'file:///y', {},
-                                  values={'status': images.ACTIVE},
-                                  from_status=images.SAVING)
-    assert len(db_api.image_get(ctx, image.id).locations) == 1
-    locations = db_api.image_delete(ctx, image.id)
+        db_images.image_add_location(ctx, image.id, 'file:///y', {},
+                                     values={'status': images.ACTIVE},
+                                     from_status=images.SAVING)
+    assert len(db_images.image_get(ctx, image.id).locations) == 1
+    locations = db_images.image_delete(ctx, image.id)
     assert [loc['url'] for loc in locations] == ['file:///x']
 
 
@@ -185,7 +185,7 @@ def test_sqlite_connections_are_pooled_and_tuned(ctx):
     try:
         image = _image(ctx)
         for _ in range(20):
-            db_api.image_get(ctx, image.id)
+            db_images.image_get(ctx, image.id)
     finally:
         sa.event.remove(engine, 'connect', connected)
     # One transaction at a time: one connection, kept open.

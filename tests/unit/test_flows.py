@@ -14,8 +14,8 @@ from taskflow.types import failure as tf_failure
 from glance_import import context
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
 from glance_import.db import engine as db_engine
+from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import flows
@@ -62,22 +62,22 @@ def new_import(ctx, status=images.IMPORTING, stores=('fast', 'slow'),
     from oslo_config import cfg
     values.setdefault('disk_format', 'raw')
     values.setdefault('container_format', 'bare')
-    image = db_api.image_create(ctx, dict(values, owner='p1',
-                                          visibility='private'))
+    image = db_images.image_create(ctx, dict(values, owner='p1',
+                                             visibility='private'))
     task = db_tasks.task_create(ctx, {'type': 'api_image_import',
                                       'owner': 'p1', 'status': 'processing',
                                       'image_id': image.id})
     db_locks.acquire_import_lock(ctx, image.id, task['id'])
-    db_api.image_update(ctx, image.id, {'status': status},
-                        set_properties={images.IMPORTING_TO_STORES:
-                                        ','.join(stores)})
+    db_images.image_update(ctx, image.id, {'status': status},
+                           set_properties={images.IMPORTING_TO_STORES:
+                                           ','.join(stores)})
     if data is not None:
         staging.write(cfg.CONF, image.id, [data], len(data) + 1)
     return image.id, task['id']
 
 
 def get(ctx, image_id):
-    return db_api.image_get(ctx, image_id, check_visible=False)
+    return db_images.image_get(ctx, image_id, check_visible=False)
 
 
 def staged(image_id):
@@ -90,10 +90,10 @@ def staged(image_id):
 def test_building_a_flow_touches_nothing(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError('flow building must not touch the database')
-    for module, name in ((db_api, 'image_get'),
-                         (db_api, 'image_update'),
+    for module, name in ((db_images, 'image_get'),
+                         (db_images, 'image_update'),
                          (db_tasks, 'task_update'),
-                         (db_api, 'image_add_location')):
+                         (db_images, 'image_add_location')):
         monkeypatch.setattr(module, name, forbidden)
     flow = flows.get_flow(image_id=str(uuid.uuid4()),
                           task_id=str(uuid.uuid4()), method='glance-direct',
@@ -192,7 +192,7 @@ def test_import_lock_revert_leaves_a_taken_over_image_alone(env, ctx):
 def test_copy_image_revert_keeps_image_active(env, ctx):
     image_id, task_id = new_import(ctx, status=images.IMPORTING,
                                    stores=['slow'])
-    db_api.image_update(ctx, image_id, {'status': images.ACTIVE})
+    db_images.image_update(ctx, image_id, {'status': images.ACTIVE})
     steps.ImportLock(image_id, task_id, 'copy-image', ['slow']).revert(
         None)
     image = get(ctx, image_id)
@@ -293,21 +293,21 @@ def test_complete_needs_active_image_and_drops_lock(env, ctx):
     with pytest.raises(exception.ImportTaskError) as info:
         steps.Complete(image_id, task_id, 'glance-direct').execute()
     assert info.value.msg == 'None of the uploads finished!'
-    db_api.image_update(ctx, image_id, {'status': images.ACTIVE})
+    db_images.image_update(ctx, image_id, {'status': images.ACTIVE})
     steps.Complete(image_id, task_id, 'glance-direct').execute()
     assert get(ctx, image_id).import_lock is None
 
 
 def test_inject_metadata_revert_restores_properties(env, ctx):
     image_id, task_id = new_import(ctx, data=None)
-    db_api.image_update(ctx, image_id, set_properties={'k1': 'old'})
+    db_images.image_update(ctx, image_id, set_properties={'k1': 'old'})
     step = inject_image_metadata.get_flow(image_id, task_id)
     result = step.execute({'roles': ['member']})
     assert get(ctx, image_id).properties['k1'] == 'v1'
     step.revert(result)
     assert get(ctx, image_id).properties['k1'] == 'old'
     # Users with an ignored role get nothing injected.
-    db_api.image_update(ctx, image_id, remove_properties=['k1'])
+    db_images.image_update(ctx, image_id, remove_properties=['k1'])
     assert step.execute({'roles': ['admin']}) is None
     assert 'k1' not in get(ctx, image_id).properties
 

@@ -12,7 +12,7 @@ from oslo_config import cfg
 from glance_import import context
 from glance_import import exception
 from glance_import import images
-from glance_import.db import api as db_api
+from glance_import.db import images as db_images
 from glance_import.store import staging
 from tests import fixtures
 
@@ -151,8 +151,8 @@ def test_cleanup_removes_only_residue(conf, service):
     copying = _image(client)
     assert client.put('/v2/images/%s/file' % copying, data=b'data',
                       headers=octet).status_code == 204
-    db_api.image_update(context.admin_context(), copying,
-                        set_properties={images.IMPORT_LOCK: _new_id()})
+    db_images.image_update(context.admin_context(), copying,
+                           set_properties={images.IMPORT_LOCK: _new_id()})
     _residue(conf, copying)
     unknown = _new_id()
     _residue(conf, unknown)

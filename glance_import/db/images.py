@@ -1,13 +1,6 @@
-"""Database access: small functions, each owning one transaction.
+"""Image rows: reads, writes, locations and their conversion to domain
+images. Status changes are compare-and-swap UPDATEs of the image row."""
 
-Status changes and the import lock are compare-and-swap statements
-(``UPDATE ... WHERE status = :expected``, insert-unique / delete-if-ours)
-so two API nodes can never both win a transition. Deadlocks and
-serialization failures are retried by ``retry_on_deadlock``.
-"""
-
-import datetime
-import functools
 import json
 import uuid
 
@@ -22,7 +15,7 @@ from glance_import.db import models
 # Conversion ------------------------------------------------------------
 
 _IMAGES = models.Image.__table__
-_IMAGE_COLUMNS = tuple(_IMAGES.c[a] for a in image_domain.BASE_ATTRIBUTES)
+IMAGE_COLUMNS = tuple(_IMAGES.c[a] for a in image_domain.BASE_ATTRIBUTES)
 _PROPERTIES = models.ImageProperty.__table__
 _TAGS = models.ImageTag.__table__
 _LOCATIONS = models.ImageLocation.__table__
@@ -31,9 +24,9 @@ _LOCATIONS = models.ImageLocation.__table__
 # nothing but the image. Without a project there is no membership.
 _CALLER_MEMBERSHIP = models.ImageMember.__table__.alias('caller_membership')
 _SELECT_IMAGES = {
-    False: sa.select(*_IMAGE_COLUMNS, sa.null().label('member_status')),
+    False: sa.select(*IMAGE_COLUMNS, sa.null().label('member_status')),
     True: sa.select(
-        *_IMAGE_COLUMNS,
+        *IMAGE_COLUMNS,
         _CALLER_MEMBERSHIP.c.status.label('member_status')).select_from(
             _IMAGES.outerjoin(_CALLER_MEMBERSHIP, sa.and_(
                 _CALLER_MEMBERSHIP.c.image_id == _IMAGES.c.id,
@@ -70,20 +63,20 @@ def _children_statement():
 _GET_CHILDREN = _children_statement()
 
 
-def _select_images(ctx):
+def select_images(ctx):
     """Image columns plus ``member_status``, the caller's membership.
 
-    Execute with ``_caller(ctx)`` among the parameters.
+    Execute with ``caller_params(ctx)`` among the parameters.
     """
     return _SELECT_IMAGES[bool(ctx.project_id)]
 
 
-def _caller(ctx):
+def caller_params(ctx):
     return {'caller_project': ctx.project_id} if ctx.project_id else {}
 
 
-def _to_domain(ctx, conn, rows):
-    """Domain images for *rows* of ``_select_images``, children included.
+def to_domain(ctx, conn, rows):
+    """Domain images for *rows* of ``select_images``, children included.
 
     Plain rows rather than ORM objects: reads are the hot path, and one
     more statement loads the children of any number of images.
@@ -141,11 +134,11 @@ def image_get(ctx, image_id, *, check_visible=True):
         raise exception.ImageNotFound(image_id=image_id)
     with engine.read_connection(ctx) as conn:
         row = conn.execute(_GET_IMAGE[bool(ctx.project_id)],
-                           dict(_caller(ctx), id=image_id)).first()
+                           dict(caller_params(ctx), id=image_id)).first()
         if row is None or (check_visible and not is_visible(
                 ctx, row, row.member_status)):
             raise exception.ImageNotFound(image_id=image_id)
-        return _to_domain(ctx, conn, [row])[0]
+        return to_domain(ctx, conn, [row])[0]
 
 
 @engine.retry_on_deadlock
@@ -361,179 +354,3 @@ def image_lock_row(ctx, image_id):
         else:
             session.execute(sa.select(models.Image.id).where(
                 models.Image.id == image_id).with_for_update())
-
-
-# Image lists -----------------------------------------------------------
-
-# Sort keys a client may use; the nullable ones sort as if NULL were the
-# smallest value, on every database (their native NULL order differs).
-SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
-             'id', 'created_at', 'updated_at')
-_NULL_SORT_DEFAULTS = {
-    'name': '', 'container_format': '', 'disk_format': '', 'size': 0,
-    'updated_at': datetime.datetime(1970, 1, 1),
-}
-# Filter operators on image columns.
-_COLUMN_OPS = {
-    'eq': lambda col, v: col == v,
-    'neq': lambda col, v: col != v,
-    'gt': lambda col, v: col > v,
-    'gte': lambda col, v: col >= v,
-    'lt': lambda col, v: col < v,
-    'lte': lambda col, v: col <= v,
-    'in': lambda col, v: col.in_(list(v)),
-    # Half-open interval [low, high) and its complement.
-    'within': lambda col, v: sa.and_(col >= v[0], col < v[1]),
-    'outside': lambda col, v: sa.or_(col < v[0], col >= v[1]),
-}
-
-
-def _allowed_images(ctx, member_status):
-    """Images the caller may see at all (None: no restriction for admins).
-
-    Bound to ``caller_project`` (see ``_caller``).
-    """
-    if ctx.is_admin:
-        return None
-    return _visible_to(bool(ctx.project_id), member_status)
-
-
-@functools.lru_cache(maxsize=16)
-def _visible_to(with_project, member_status):
-    # Built once per shape: the project is a bound parameter.
-    image = models.Image
-    allowed = [image.visibility.in_(('public', 'community'))]
-    if with_project:
-        project = sa.bindparam('caller_project')
-        shared_with_me = sa.select(models.ImageMember.image_id).where(
-            models.ImageMember.member == project)
-        if member_status != 'all':
-            shared_with_me = shared_with_me.where(
-                models.ImageMember.status == member_status)
-        allowed.append(image.owner == project)
-        allowed.append(sa.and_(image.visibility == 'shared',
-                               image.id.in_(shared_with_me)))
-    return sa.or_(*allowed)
-
-
-def _list_conditions(ctx, visibility, member_status, column_filters, tags,
-                     properties, os_hidden):
-    image = models.Image
-    conds = [image.deleted == sa.false(),
-             image.status != image_domain.KILLED]
-    allowed = _allowed_images(ctx, member_status)
-    if allowed is not None:
-        conds.append(allowed)
-    if visibility is None:
-        # Community images appear only to their owner unless asked for.
-        community_ok = [image.visibility != 'community']
-        if ctx.project_id:
-            community_ok.append(
-                image.owner == sa.bindparam('caller_project'))
-        conds.append(sa.or_(*community_ok))
-    elif visibility != 'all':
-        conds.append(image.visibility == visibility)
-    if os_hidden is not None:
-        conds.append(image.os_hidden == sa.true() if os_hidden
-                     else image.os_hidden == sa.false())
-    for column, op, value in column_filters:
-        conds.append(_COLUMN_OPS[op](getattr(image, column), value))
-    for tag in tags:
-        conds.append(sa.exists().where(models.ImageTag.image_id == image.id,
-                                       models.ImageTag.value == tag))
-    for name, value in properties.items():
-        conds.append(sa.exists().where(
-            models.ImageProperty.image_id == image.id,
-            models.ImageProperty.name == name,
-            models.ImageProperty.value == value))
-    return conds
-
-
-def _sort_columns(keys, dirs):
-    """(expression, direction, key) triples; nullable keys become two."""
-    return _sort_columns_for(tuple(keys), tuple(dirs))
-
-
-@functools.lru_cache(maxsize=256)
-def _sort_columns_for(keys, dirs):
-    out = []
-    for key, direction in zip(keys, dirs, strict=True):
-        col = getattr(models.Image, key)
-        if key in _NULL_SORT_DEFAULTS:
-            default = sa.literal(_NULL_SORT_DEFAULTS[key], type_=col.type)
-            out.append((sa.case((col.is_(None), 0), else_=1), direction,
-                        (key, 'isnull')))
-            out.append((sa.func.coalesce(col, default), direction,
-                        (key, 'value')))
-        else:
-            out.append((col, direction, (key, 'value')))
-    return out
-
-
-def _sort_value(row, part):
-    key, kind = part
-    value = getattr(row, key)
-    if kind == 'isnull':
-        return 0 if value is None else 1
-    return _NULL_SORT_DEFAULTS[key] if value is None else value
-
-
-def _after_marker(columns, marker_row):
-    """Rows strictly after *marker_row* in the sort order (keyset)."""
-    values = [_sort_value(marker_row, part) for _, _, part in columns]
-    alternatives = []
-    for i, (expr, direction, _) in enumerate(columns):
-        equal = [columns[j][0] == values[j] for j in range(i)]
-        beyond = expr > values[i] if direction == 'asc' else \
-            expr < values[i]
-        alternatives.append(sa.and_(*equal, beyond))
-    return sa.or_(*alternatives)
-
-
-def image_get_all(ctx, *, visibility=None, member_status='accepted',
-                  column_filters=(), tags=(), properties=None,
-                  os_hidden=False, marker=None, limit=None,
-                  sort_keys=('created_at',), sort_dirs=('desc',)):
-    """One page of the images *ctx* may see; returns (images, full_page).
-
-    *column_filters* are (column, op, value) with op in eq, neq, gt, gte,
-    lt, lte, in, within/outside (value a (low, high) pair); *tags* must
-    all be present; *properties* must all match.
-    ``created_at`` and ``id`` are appended to the sort as tie-breakers.
-    The cost is a fixed number of statements whatever the page size: the
-    marker, the page (with the caller's memberships joined), and the
-    children of the page.
-    """
-    keys, dirs = list(sort_keys), list(sort_dirs)
-    for tiebreak in ('created_at', 'id'):
-        if tiebreak not in keys:
-            keys.append(tiebreak)
-            dirs.append(dirs[-1] if dirs else 'desc')
-    columns = _sort_columns(keys, dirs)
-    conds = _list_conditions(ctx, visibility, member_status, column_filters,
-                             tags, properties or {}, os_hidden)
-    with engine.read_connection(ctx) as conn:
-        if marker is not None:
-            conds.append(_after_marker(columns,
-                                       _marker_row(conn, ctx, marker)))
-        stmt = _select_images(ctx).where(*conds).order_by(*(
-            expr.asc() if direction == 'asc' else expr.desc()
-            for expr, direction, _ in columns))
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        rows = conn.execute(stmt, _caller(ctx)).all()
-        images = _to_domain(ctx, conn, rows)
-    return images, limit is not None and len(rows) == limit
-
-
-def _marker_row(conn, ctx, marker):
-    stmt = sa.select(*_IMAGE_COLUMNS).where(_IMAGES.c.id == marker,
-                                            _IMAGES.c.deleted == sa.false())
-    allowed = _allowed_images(ctx, 'all')
-    if allowed is not None:
-        stmt = stmt.where(allowed)
-    row = conn.execute(stmt, _caller(ctx)).first()
-    if row is None:
-        raise exception.BadRequest(
-            'Invalid marker. Image %s could not be found.' % marker)
-    return row
