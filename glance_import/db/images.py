@@ -184,12 +184,7 @@ def image_update(ctx, image_id, values=None, *, from_status=None,
         values.setdefault('size', None)
         values.setdefault('virtual_size', None)
     with engine.writer(ctx) as session:
-        stmt = sa.update(models.Image).where(
-            models.Image.id == image_id, models.Image.deleted == sa.false())
-        if from_status is not None:
-            stmt = stmt.where(models.Image.status == from_status)
-        if session.execute(stmt.values(**values)).rowcount != 1:
-            _raise_update_failure(session, image_id, from_status)
+        _compare_and_swap(session, image_id, values, from_status)
         if set_properties:
             _upsert_properties(session, image_id, set_properties, now)
         if remove_properties:
@@ -201,7 +196,17 @@ def image_update(ctx, image_id, values=None, *, from_status=None,
     return image_get(ctx, image_id, check_visible=False)
 
 
-def _raise_update_failure(session, image_id, from_status):
+def _compare_and_swap(session, image_id, values, from_status):
+    """Update the live image row, only while its status is *from_status*
+    (when given): of two racing writers exactly one wins. The loser gets
+    ImageNotFound if the image is gone, else InvalidImageStatusTransition.
+    """
+    stmt = sa.update(models.Image).where(
+        models.Image.id == image_id, models.Image.deleted == sa.false())
+    if from_status is not None:
+        stmt = stmt.where(models.Image.status == from_status)
+    if session.execute(stmt.values(**values)).rowcount == 1:
+        return
     status = session.scalar(sa.select(models.Image.status).where(
         models.Image.id == image_id, models.Image.deleted == sa.false()))
     if status is None:
@@ -314,15 +319,9 @@ def image_add_location(ctx, image_id, url, metadata, *, values=None,
     now = models.utcnow()
     with engine.writer(ctx) as session:
         if values or from_status:
-            vals = dict(values or {})
-            vals['updated_at'] = now
-            stmt = sa.update(models.Image).where(
-                models.Image.id == image_id,
-                models.Image.deleted == sa.false())
-            if from_status:
-                stmt = stmt.where(models.Image.status == from_status)
-            if session.execute(stmt.values(**vals)).rowcount != 1:
-                _raise_update_failure(session, image_id, from_status)
+            _compare_and_swap(session, image_id,
+                              dict(values or {}, updated_at=now),
+                              from_status)
         loc = models.ImageLocation(image_id=image_id, value=url,
                                    meta_data=metadata or {}, status='active',
                                    created_at=now, updated_at=now)
