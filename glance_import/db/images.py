@@ -174,7 +174,9 @@ def image_update(ctx, image_id, values=None, *, from_status=None,
     """Update columns, properties and tags of an image in one transaction.
 
     With *from_status*, the update happens only if the image still has
-    that status (compare-and-swap); otherwise ConcurrentUpdate (409).
+    that status (compare-and-swap); otherwise InvalidImageStatusTransition
+    (409), from the status it has to "(expected *from_status*)". A
+    missing or deleted image raises ImageNotFound.
     Setting status queued clears size and virtual_size, as Glance does.
     """
     values = dict(values or {})
