@@ -3,7 +3,8 @@
 The pipelines live in ``etc/glance-api-paste.ini``; ``[paste_deploy]
 flavor`` picks one of them by name, as in Glance. Order, outermost first:
 CORS and proxy headers; the request id (so every answer, errors included,
-carries it); the fault wrapper (so nothing below can leak a traceback);
+carries it); the access log (one line per request, with that id); the
+fault wrapper (so nothing below can leak a traceback);
 version negotiation (before auth, as Glance); authentication and the
 request context; the router.
 """
