@@ -184,11 +184,11 @@ class InProcessService:
         self.thread = None
 
     def start(self):
+        from glance_import import startup
         from glance_import.api import app
         from glance_import.cmd import api as api_cmd
-        from glance_import.cmd import common
-        conf = common.load_config(['--config-file', self.config_file],
-                                  'glance-api')
+        conf = startup.load_config(['--config-file', self.config_file],
+                                   'glance-api')
         self.conf = conf
         # The service refuses an outdated shared database (db sync is an
         # operator's step); the test migrates it first, as an operator

@@ -23,7 +23,7 @@ from oslo_log import log
 from oslo_policy import generator as policy_generator
 
 from glance_import import config
-from glance_import.cmd import common
+from glance_import import startup
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONF_FILE = os.path.join(ROOT, 'etc', 'glance-api.conf')
@@ -96,9 +96,9 @@ class _QuietGroupNames(logging.Filter):
 
 
 def _generate_options():
-    # Defaults the services set on oslo.log at start-up (cmd.common).
+    # Defaults the services set on oslo.log at start-up (startup.py).
     log.set_defaults(default_log_levels=(
-        log.get_default_log_levels() + common.QUIET_LOGGERS))
+        log.get_default_log_levels() + startup.QUIET_LOGGERS))
     out = io.StringIO()
     gen_conf = cfg.ConfigOpts()
     generator.register_cli_opts(gen_conf)

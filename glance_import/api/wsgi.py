@@ -11,8 +11,8 @@ import os
 from oslo_config import cfg
 
 from glance_import import exception
+from glance_import import startup
 from glance_import.api import app
-from glance_import.cmd import common
 
 
 def _config_files():
@@ -31,14 +31,14 @@ PROG = 'glance-import-wsgi'
 def init_application():
     """The application; a bad setting ends the process with one line."""
     try:
-        conf = common.load_config([], 'glance-api',
+        conf = startup.load_config([], 'glance-api',
                                   default_config_files=_config_files())
         app.init_service(conf, auto_migrate=True)
         return app.load_app(conf)
     except (exception.GlanceImportError, cfg.Error, OSError) as e:
         # uwsgi (need-app) and mod_wsgi log the one line and give up on
         # this process instead of serving 500s.
-        raise SystemExit(common.fail(PROG, e)) from None
+        raise SystemExit(startup.fail(PROG, e)) from None
 
 
 application = init_application()

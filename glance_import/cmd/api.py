@@ -20,6 +20,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from glance_import import exception
+from glance_import import startup
 from glance_import.api import app
 from glance_import.cmd import common
 from glance_import.db import engine as db_engine
@@ -246,12 +247,12 @@ def logging_flush():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
-        conf = common.load_config(argv, PROG)
+        conf = startup.load_config(argv, PROG)
         app.init_service(conf, auto_migrate=True, recover=not conf.workers)
         application = app.load_app(conf)
         listen_socket = listen(conf)
     except (exception.GlanceImportError, cfg.Error, OSError) as e:
-        return common.fail(PROG, e)
+        return startup.fail(PROG, e)
     host, port = listen_socket.getsockname()[:2]
     LOG.info('Serving on http://%s:%d with %s', host, port,
              '%d worker processes' % conf.workers if conf.workers

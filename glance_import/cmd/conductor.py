@@ -18,7 +18,7 @@ from oslo_log import log as logging
 
 from glance_import import config
 from glance_import import exception
-from glance_import.cmd import common
+from glance_import import startup
 from glance_import.db import engine as db_engine
 
 LOG = logging.getLogger(__name__)
@@ -51,16 +51,16 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     conf = cfg.CONF
     try:
-        common.load_config(argv, PROG, conf)
+        startup.load_config(argv, PROG, conf)
         _prepare(conf)
         from glance_import.importer import jobboard
         name = '%s-%d' % (conf.taskflow_executor.node_name
                           or socket.gethostname(), os.getpid())
         worker = jobboard.conductor(conf, name)
     except (exception.GlanceImportError, cfg.Error) as e:
-        return common.fail(PROG, e)
+        return startup.fail(PROG, e)
     except Exception as e:  # database and redis drivers have their own
-        return common.fail(PROG, exception.GlanceImportError(str(e)))
+        return startup.fail(PROG, exception.GlanceImportError(str(e)))
 
     def _stop(signum, frame):
         LOG.info('Signal %d received, stopping after the running imports',

@@ -6,7 +6,7 @@ from oslo_config import cfg
 
 from glance_import import config
 from glance_import import exception
-from glance_import.cmd import common
+from glance_import import startup
 from glance_import.db import engine as db_engine
 from glance_import.db import migration
 
@@ -186,20 +186,20 @@ def main(argv=None):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'category', title='Commands', handler=_add_commands))
     try:
-        common.load_config(argv, PROG, conf, log_to_stderr=True)
+        startup.load_config(argv, PROG, conf, log_to_stderr=True)
         command = COMMANDS.get((conf.category.name,
                                 getattr(conf.category, 'action', None)))
         if command is None:
-            return common.fail(PROG, exception.BadRequest(
+            return startup.fail(PROG, exception.BadRequest(
                 'usage: %s {%s}' % (PROG, '|'.join(
                     ' '.join(key) for key in COMMANDS))))
         config.check_database_url(conf)
         db_engine.configure(conf)
         status = command(conf)
     except (exception.GlanceImportError, cfg.Error) as e:
-        return common.fail(PROG, e)
+        return startup.fail(PROG, e)
     except Exception as e:  # database drivers raise their own types
-        return common.fail(PROG, exception.GlanceImportError(
+        return startup.fail(PROG, exception.GlanceImportError(
             'Cannot use [database] connection %r: %s'
             % (config.database_url_for_display(conf), e)))
     return status or 0

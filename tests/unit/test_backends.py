@@ -9,7 +9,7 @@ import pytest
 from glance_store import location as gs_location
 
 from glance_import import exception
-from glance_import.cmd import common
+from glance_import import startup
 from glance_import.store import backends
 from glance_import.store import fileio
 from tests import fixtures
@@ -21,7 +21,7 @@ def _configure(tmp_path, overrides=None, name='conf'):
     directory = tmp_path / name
     directory.mkdir(exist_ok=True)
     path = fixtures.write_config(str(directory), None, overrides)
-    conf = common.load_config(['--config-file', path], 'test')
+    conf = startup.load_config(['--config-file', path], 'test')
     backends.configure(conf)
     return conf
 

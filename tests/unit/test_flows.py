@@ -30,8 +30,8 @@ DATA = os.urandom(64 * 1024)
 @pytest.fixture
 def env(tmp_path, test_db_url):
     """Global configuration, database and stores for a multi-store site."""
+    from glance_import import startup
     from glance_import.api import app
-    from glance_import.cmd import common
     from glance_import.db import migration
     if test_db_url:
         fixtures.empty_database_if_migrated(test_db_url)
@@ -43,7 +43,7 @@ def env(tmp_path, test_db_url):
         'inject_metadata_properties.inject': 'k1:v1',
         'inject_metadata_properties.ignore_user_roles': 'admin',
     })
-    conf = common.load_config(['--config-file', path], 'glance-api')
+    conf = startup.load_config(['--config-file', path], 'glance-api')
     app.init_service(conf, auto_migrate=True)
     if migration.current_version() != migration.head_version():
         migration.upgrade()

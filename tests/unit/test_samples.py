@@ -66,8 +66,8 @@ def load_as_the_service(config_files):
     from oslo_config import cfg
     from oslo_policy import policy as oslo_policy
 
+    from glance_import import startup
     from glance_import.api import app
-    from glance_import.cmd import common
 
     warnings = []
 
@@ -79,7 +79,7 @@ def load_as_the_service(config_files):
     argv = []
     for path in config_files:
         argv += ['--config-file', path]
-    conf = common.load_config(argv, 'glance-import-api')
+    conf = startup.load_config(argv, 'glance-import-api')
     oslo_policy.Enforcer(conf)
     for flavor in (None, 'keystone'):
         conf.set_override('flavor', flavor, group='paste_deploy')
