@@ -124,6 +124,16 @@ def task_get_all(ctx, *, owner=None, image_id=None, filters=None,
         return [_task_dict(row) for row in session.scalars(stmt)]
 
 
+
+def live_task_ids(ctx):
+    """Ids of the tasks not yet finished (pending or processing)."""
+    with engine.read_connection(ctx) as conn:
+        return set(conn.scalars(sa.select(models.Task.id).where(
+            models.Task.status.in_((task_states.PENDING,
+                                    task_states.PROCESSING)),
+            models.Task.deleted == sa.false())))
+
+
 def task_expiry(conf):
     """When a task finishing now expires: ``[task] task_time_to_live``."""
     return models.utcnow() + datetime.timedelta(

@@ -265,19 +265,12 @@ def forget_finished() -> int:
     A task failed by someone else (an expired lock taken over, a refused
     start) leaves its saved flow behind; the recovery scan sweeps them.
     """
-    from glance_import.db import models
-
     books = _TABLES.logbooks
-    live = sa.select(models.Task.id).where(
-        models.Task.status.in_((task_states.PENDING,
-                                task_states.PROCESSING)),
-        models.Task.deleted == sa.false())
     # Flows first: a flow is saved after its task, so any flow listed
     # here has its task visible to the second query.
     with backend().engine.connect() as conn:
         saved = list(conn.scalars(sa.select(books.c.uuid)))
-    with db_engine.get_engine().connect() as conn:
-        live_ids = set(conn.scalars(live))
+    live_ids = db_tasks.live_task_ids(context.admin_context())
     stale = [uuid for uuid in saved if uuid not in live_ids]
     for task_id in stale:
         forget(task_id)
