@@ -8,8 +8,8 @@ an interrupted import can be resumed from where it stopped, by this node
 after a restart or by another node or conductor.
 
 Taskflow's tables (``logbooks``, ``flowdetails``, ``atomdetails``) are
-created by taskflow's own migrations, run from our schema migration with
-a separate alembic version table so the two histories never mix.
+created by taskflow's own migrations, run from our schema migration
+(``glance_import.db.taskflow_schema``).
 
 A process refreshes ``updated_at`` of the tasks it runs every
 ``[taskflow_executor] heartbeat_interval`` seconds; recovery treats a task
@@ -25,17 +25,11 @@ import time
 
 import sqlalchemy as sa
 import taskflow.engines
-from alembic import config as alembic_config
-from alembic import context as alembic_context
-from alembic import op as alembic_op
-from alembic import script as alembic_script
-from alembic.runtime import environment
 from oslo_config import cfg
 from taskflow import exceptions as tf_exceptions
 from taskflow import states as tf_states
 from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
-from taskflow.persistence.backends.sqlalchemy import migration as tf_migration
 from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 
 from glance_import import context
@@ -47,41 +41,8 @@ from glance_import.db import tasks as db_tasks
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-VERSION_TABLE = 'taskflow_alembic_version'
 FACTORY = 'glance_import.importer.flows.get_flow'
 FINISHED = (tf_states.SUCCESS, tf_states.REVERTED, tf_states.FAILURE)
-_MIGRATIONS = os.path.join(os.path.dirname(tf_migration.__file__), 'alembic')
-
-
-# Schema ----------------------------------------------------------------
-
-def upgrade_schema(connection) -> None:
-    """Run taskflow's migrations on *connection* (idempotent).
-
-    Called from inside our own migration: alembic keeps the running
-    migration's ``op``/``context`` in module globals, which a nested run
-    replaces and then removes, so they are put back afterwards.
-    """
-    saved = [proxy for proxy in (getattr(alembic_op, '_proxy', None),
-                                 getattr(alembic_context, '_proxy', None))
-             if proxy is not None]
-    config = alembic_config.Config()
-    config.set_main_option('script_location', _MIGRATIONS)
-    script = alembic_script.ScriptDirectory.from_config(config)
-
-    def upgrade(revision, _context):
-        return script._upgrade_revs('head', revision)
-
-    try:
-        with environment.EnvironmentContext(
-                config, script, fn=upgrade, destination_rev='head') as env:
-            env.configure(connection=connection,
-                          version_table=VERSION_TABLE)
-            with env.begin_transaction():
-                env.run_migrations()
-    finally:
-        for proxy in saved:
-            proxy._install_proxy()
 
 
 # Backend and node identity ---------------------------------------------

@@ -11,6 +11,8 @@ that changes them only needs a revision calling ``upgrade_schema`` again.
 
 from alembic import op
 
+from glance_import.db import taskflow_schema
+
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
@@ -18,5 +20,4 @@ depends_on = None
 
 
 def upgrade():
-    from glance_import.importer import persistence
-    persistence.upgrade_schema(op.get_bind())
+    taskflow_schema.upgrade_schema(op.get_bind())
