@@ -128,8 +128,8 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     schemas.load_custom_properties(conf)
     backends.configure(conf)
     # Remove staged data left by deleted images (one listing, one query).
-    from glance_import.store import staging
-    staging.startup_cleanup(conf)
+    from glance_import.importer import residue
+    residue.startup_cleanup(conf)
     if recover:
         _start_recovery(conf)
 

@@ -17,6 +17,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import import policy
 from glance_import.api import util
+from glance_import.db import accounting
 from glance_import.db import images as db_images
 from glance_import.store import backends
 from glance_import.store import fileio
@@ -98,7 +99,7 @@ def upload_image_data(req, image_id):
     policy.authorize_image(ctx, policy.UPLOAD_IMAGE, image)
     store_id = backends.resolve_store(CONF, req.headers.get(STORE_HEADER))
     images.check_transition(image, images.SAVING)
-    remaining = limits.remaining_quota(CONF, ctx, image.owner, image.id)
+    remaining = accounting.remaining_quota(CONF, ctx, image.owner, image.id)
     limits.check_declared(size, CONF.image_size_cap, remaining)
     db_images.image_update(ctx, image.id, {'status': images.SAVING},
                            from_status=images.QUEUED)

@@ -123,8 +123,8 @@ def db_purge_images_table(conf):
 
 
 def staging_cleanup(conf):
-    from glance_import.store import staging
-    removed = staging.cleanup(conf)
+    from glance_import.importer import residue
+    removed = residue.cleanup(conf)
     print('Removed %d staging file(s)' % len(removed))
 
 

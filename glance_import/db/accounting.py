@@ -1,8 +1,9 @@
-"""Storage accounting: the bytes an owner stores, and which images an
-import still holds (to tell staging residue from data in use)."""
+"""Storage accounting: the bytes an owner stores and has left under its
+quota, and which images an import still holds (staging residue or not)."""
 
 import sqlalchemy as sa
 
+from glance_import import config
 from glance_import import images as image_domain
 from glance_import.db import engine
 from glance_import.db import models
@@ -30,6 +31,19 @@ def image_storage_usage(ctx, owner, *, exclude_image_id=None):
         if exclude_image_id is not None:
             stmt = stmt.where(models.Image.id != exclude_image_id)
         return int(session.scalar(stmt) or 0)
+
+
+def remaining_quota(conf, ctx, owner, image_id=None):
+    """Bytes *owner* may still store under user_storage_quota.
+
+    None means unlimited (and costs no query). The image being written
+    (*image_id*) does not count against itself.
+    """
+    quota = config.storage_quota_bytes(conf)
+    if not quota:
+        return None
+    used = image_storage_usage(ctx, owner, exclude_image_id=image_id)
+    return max(quota - used, 0)
 
 
 def images_import_state(ctx, image_ids):

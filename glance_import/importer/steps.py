@@ -24,6 +24,7 @@ from taskflow.types import failure as tf_failure
 from glance_import import context
 from glance_import import exception
 from glance_import import images
+from glance_import.db import accounting
 from glance_import.db import engine as db_engine
 from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
@@ -433,8 +434,8 @@ class WriteToStore(ImportStep):
             raise exception.ImportTaskError(reason='Image size mismatch')
         if size > CONF.image_size_cap:
             raise exception.ImageSizeLimitExceeded()
-        remaining = limits.remaining_quota(CONF, admin_ctx(), image.owner,
-                                           self.image_id)
+        remaining = accounting.remaining_quota(CONF, admin_ctx(), image.owner,
+                                               self.image_id)
         limits.check_declared(size, CONF.image_size_cap, remaining)
         stored = self._store(image, path, size)
         location = {'url': stored.url, 'metadata': stored.metadata}

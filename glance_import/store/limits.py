@@ -4,15 +4,14 @@ One wrapper serves upload, stage and import: it counts bytes as they pass
 and stops the stream the moment ``image_size_cap`` or the owner's
 remaining ``user_storage_quota`` would be exceeded (413), and checks at
 the end that the client sent exactly the size it declared (400). Nothing
-is buffered.
+is buffered. The remaining quota comes from the caller
+(``db.accounting.remaining_quota``): the store layer reads no database.
 """
 
 from collections.abc import Iterable
 from collections.abc import Iterator
 
-from glance_import import config
 from glance_import import exception
-from glance_import.db import accounting
 
 SIZE_HEADER = 'x-openstack-image-size'
 
@@ -29,21 +28,6 @@ def declared_size(req) -> int | None:
             'Invalid value for %s: %r is not a non-negative integer.'
             % (SIZE_HEADER, value))
     return int(text)
-
-
-def remaining_quota(conf, ctx, owner: str | None,
-                    image_id: str | None = None) -> int | None:
-    """Bytes *owner* may still store under user_storage_quota.
-
-    None means unlimited. The image being written (*image_id*) does not
-    count against itself.
-    """
-    quota = config.storage_quota_bytes(conf)
-    if not quota:
-        return None
-    used = accounting.image_storage_usage(ctx, owner,
-                                          exclude_image_id=image_id)
-    return max(quota - used, 0)
 
 
 def check_declared(size: int | None, cap: int,

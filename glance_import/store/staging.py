@@ -17,10 +17,8 @@ import os
 import uuid
 
 from glance_import import config
-from glance_import import context as request_context
 from glance_import import exception
 from glance_import import images as image_domain
-from glance_import.db import accounting
 from glance_import.store import fileio
 from glance_import.store import limits
 
@@ -126,56 +124,44 @@ def staged_from_image(image) -> Staged | None:
                   props[STAGE_HASH_VALUE])
 
 
-# Residue cleanup -------------------------------------------------------
+# Residue files ---------------------------------------------------------
+# Which files are residue needs the database: importer.residue decides.
 
-def cleanup(conf) -> list[str]:
-    """Remove staged files no image needs; returns the removed paths.
+def staged_files(conf) -> dict[str, list[str]]:
+    """{image id: names of its files} in the staging directory.
 
     A file belongs to the image named by its name up to the first '.'
-    (plugins add suffixes). It is residue when that image is gone or
-    deleted, or active with no import running (a copy-image import
-    stages the data of an active image). Names that are not UUIDs are
-    not ours and are left alone.
+    (plugins add suffixes); names that are not UUIDs are not ours and
+    are left out.
     """
-    base = directory(conf)
     try:
-        names = os.listdir(base)
+        names = os.listdir(directory(conf))
     except FileNotFoundError:
-        return []
+        return {}
     owners = {}
     for name in names:
         image_id = name.split('.', 1)[0]
         if _check_id(image_id):
             owners.setdefault(image_id, []).append(name)
-    if not owners:
-        return []
-    state = accounting.images_import_state(request_context.admin_context(),
-                                           owners)
+    return owners
+
+
+def remove_residue(conf, names) -> list[str]:
+    """Remove the staged files *names*; returns the removed paths.
+
+    A file that cannot be removed is logged and skipped.
+    """
+    base = directory(conf)
     removed = []
-    for image_id, files in owners.items():
-        status, busy = state.get(image_id, (None, False))
-        if status is not None and (status != image_domain.ACTIVE or busy):
-            continue
-        for name in files:
-            file_path = os.path.join(base, name)
-            try:
-                if _remove(file_path):
-                    removed.append(file_path)
-            except OSError as e:
-                LOG.warning('Cannot remove staging residue %s: %s',
-                            file_path, e.strerror)
+    for name in names:
+        file_path = os.path.join(base, name)
+        try:
+            if _remove(file_path):
+                removed.append(file_path)
+        except OSError as e:
+            LOG.warning('Cannot remove staging residue %s: %s',
+                        file_path, e.strerror)
     if removed:
         LOG.info('Removed %d staging residue file(s) from %s',
                  len(removed), base)
     return removed
-
-
-def startup_cleanup(conf) -> None:
-    """Run ``cleanup`` at service start; never stops the start-up.
-
-    It costs one directory listing and at most one query.
-    """
-    try:
-        cleanup(conf)
-    except Exception:
-        LOG.exception('Staging cleanup at start-up failed')

@@ -1,4 +1,5 @@
-"""store.staging: writing staged data, and removing residue."""
+"""store.staging: writing staged data; importer.residue: removing
+residue."""
 
 import hashlib
 import os
@@ -13,6 +14,7 @@ from glance_import import context
 from glance_import import exception
 from glance_import import images
 from glance_import.db import images as db_images
+from glance_import.importer import residue
 from glance_import.store import staging
 from tests import fixtures
 
@@ -159,14 +161,14 @@ def test_cleanup_removes_only_residue(conf, service):
     _residue(conf, unknown + '.qcow2')
     _residue(conf, 'lost+found.txt')
 
-    removed = staging.cleanup(conf)
+    removed = residue.cleanup(conf)
     base = staging.directory(conf)
     assert sorted(removed) == sorted(
         os.path.join(base, n) for n in (deleted, active, unknown,
                                         unknown + '.qcow2'))
     assert _staged_names(conf) == sorted(
         [uploading, queued, copying, 'lost+found.txt'])
-    assert staging.cleanup(conf) == []
+    assert residue.cleanup(conf) == []
 
 
 def test_manage_staging_cleanup(conf, service):
