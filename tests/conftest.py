@@ -30,6 +30,12 @@ def test_db_url():
 
 
 @pytest.fixture
+def fresh_db(tmp_path):
+    """URL of a new, empty database on the configured backend."""
+    yield from fixtures.fresh_database(tmp_path)
+
+
+@pytest.fixture
 def service_factory(tmp_path, test_db_url):
     """Start in-process services: ``service_factory(overrides)``.
 

@@ -46,6 +46,19 @@ def create_test_database():
     return DB_URLS[kind] % name
 
 
+def fresh_database(directory):
+    """Yield the URL of a new, empty database on the configured backend
+    (a file under *directory* for SQLite); drop it afterwards."""
+    if db_kind() == 'sqlite':
+        yield 'sqlite:///%s/fresh.sqlite' % directory
+        return
+    url = create_test_database()
+    try:
+        yield url
+    finally:
+        drop_test_database(url)
+
+
 def drop_test_database(url):
     if url is None or '://' in db_kind():
         return

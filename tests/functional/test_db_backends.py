@@ -33,23 +33,6 @@ BIN = os.path.dirname(sys.executable)
 RACES = 10
 
 
-def _fresh_database(directory):
-    if fixtures.db_kind() == 'sqlite':
-        yield 'sqlite:///%s/fresh.sqlite' % directory
-        return
-    url = fixtures.create_test_database()
-    try:
-        yield url
-    finally:
-        fixtures.drop_test_database(url)
-
-
-@pytest.fixture
-def fresh_db(tmp_path):
-    """URL of a new, empty database on the configured backend."""
-    yield from _fresh_database(tmp_path)
-
-
 def _manage(tmp_path, url, *args):
     conf = tmp_path / 'manage.conf'
     conf.write_text('[DEFAULT]\nstate_path = %s\n[database]\n'
@@ -122,7 +105,7 @@ def test_unmigrated_database_at_startup(tmp_path, fresh_db):
 def migrated_db(tmp_path_factory):
     """One freshly migrated database for the tests below (migrating is
     slow on MySQL); each test works on rows of its own."""
-    for url in _fresh_database(tmp_path_factory.mktemp('db')):
+    for url in fixtures.fresh_database(tmp_path_factory.mktemp('db')):
         _connect(url)
         migration.upgrade()
         db_engine.dispose()

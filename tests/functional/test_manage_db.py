@@ -32,22 +32,6 @@ WITH_SCRIPTS = textwrap.dedent('''\
 ''')
 
 
-def _fresh_database(directory):
-    if fixtures.db_kind() == 'sqlite':
-        yield 'sqlite:///%s/fresh.sqlite' % directory
-        return
-    url = fixtures.create_test_database()
-    try:
-        yield url
-    finally:
-        fixtures.drop_test_database(url)
-
-
-@pytest.fixture
-def fresh_db(tmp_path):
-    yield from _fresh_database(tmp_path)
-
-
 def manage(directory, url, *args, scripts=None):
     conf = directory / 'manage.conf'
     conf.write_text('[DEFAULT]\nstate_path = %s\n[database]\n'
@@ -249,7 +233,7 @@ def test_sync_runs_data_migrations_before_contract(tmp_path, fresh_db):
 @pytest.fixture(scope='module')
 def migrated_db(tmp_path_factory):
     directory = tmp_path_factory.mktemp('purge')
-    for url in _fresh_database(directory):
+    for url in fixtures.fresh_database(directory):
         _ok(manage(directory, url, 'db', 'sync'))
         yield url
 
