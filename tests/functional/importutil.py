@@ -5,6 +5,7 @@ import hashlib
 import html
 import http.server
 import os
+import subprocess
 import threading
 import uuid
 
@@ -42,6 +43,25 @@ def start_import(client, image_id, method='glance-direct', headers=None,
     body.setdefault('method', method)
     return client.post('/v2/images/%s/import' % image_id, json=body,
                        headers=headers)
+
+
+def run_client(command, timeout=300):
+    """Run a stock command-line client; its standard output.
+
+    OS_* variables of the caller are dropped, and stdin is a terminal:
+    without --file the image clients read image data from a stdin that
+    is not one.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+    primary, terminal = os.openpty()
+    try:
+        result = subprocess.run(command, capture_output=True, text=True,
+                                timeout=timeout, env=env, stdin=terminal)
+    finally:
+        os.close(terminal)
+        os.close(primary)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout
 
 
 def image(client, image_id):

@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import subprocess
 import sys
 
 import pytest
@@ -32,17 +31,7 @@ def _cli(service, *args):
     command = [os.path.join(os.path.dirname(sys.executable), 'glance'),
                '--os-image-url', service.url, '--os-auth-token', 'x',
                '--os-image-api-version', '2', *args]
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    # The client reads image data from a stdin that is not a terminal.
-    primary, terminal = os.openpty()
-    try:
-        result = subprocess.run(command, capture_output=True, text=True,
-                                timeout=180, env=env, stdin=terminal)
-    finally:
-        os.close(terminal)
-        os.close(primary)
-    assert result.returncode == 0, result.stderr + result.stdout
-    return result.stdout
+    return iu.run_client(command, timeout=180)
 
 
 def _field(output, name):

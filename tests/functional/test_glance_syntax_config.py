@@ -9,7 +9,6 @@ clients (openstack, glance), without authentication.
 
 import json
 import os
-import pty
 import shutil
 import subprocess
 import sys
@@ -156,21 +155,6 @@ def test_port_filter_names_the_rule(tmp_path):
 
 # The stock command-line clients, unchanged, without authentication.
 
-def _run(command):
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    # A terminal on stdin: without --file both clients would read image
-    # data from a stdin that is not one.
-    primary, terminal = pty.openpty()
-    try:
-        result = subprocess.run(command, capture_output=True, text=True,
-                                timeout=300, env=env, stdin=terminal)
-    finally:
-        os.close(terminal)
-        os.close(primary)
-    assert result.returncode == 0, result.stderr + result.stdout
-    return result.stdout
-
-
 def openstack(url, *args):
     found = os.path.join(BIN, 'openstack')
     command = [found if os.path.exists(found) else shutil.which('openstack'),
@@ -178,7 +162,7 @@ def openstack(url, *args):
                '--os-image-api-version', '2', *args]
     json_output = args[:2] in (('image', 'create'), ('image', 'show'),
                                ('image', 'import'))
-    output = _run(command + (['-f', 'json'] if json_output else []))
+    output = iu.run_client(command + (['-f', 'json'] if json_output else []))
     return json.loads(output) if json_output else output
 
 
@@ -216,12 +200,12 @@ def test_openstack_image_import_web_download(server, source):
 
 
 def test_glance_image_create_via_import(server, disks):
-    output = _run([os.path.join(BIN, 'glance'), '--os-image-url', server,
-                   '--os-auth-token', 'x', '--os-image-api-version', '2',
-                   'image-create-via-import', '--name', 'gc-direct',
-                   '--disk-format', 'raw', '--container-format', 'bare',
-                   '--import-method', 'glance-direct',
-                   '--file', str(disks['raw'])])
+    output = iu.run_client([
+        os.path.join(BIN, 'glance'), '--os-image-url', server,
+        '--os-auth-token', 'x', '--os-image-api-version', '2',
+        'image-create-via-import', '--name', 'gc-direct',
+        '--disk-format', 'raw', '--container-format', 'bare',
+        '--import-method', 'glance-direct', '--file', str(disks['raw'])])
     rows = [[cell.strip() for cell in line.split('|')]
             for line in output.splitlines()]
     image_id = next(row[2] for row in rows if len(row) > 2 and row[1] == 'id')
