@@ -14,6 +14,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import import images as image_domain
+from glance_import import tasks
 from glance_import.api import util
 
 CONF = cfg.CONF
@@ -248,10 +249,10 @@ _TASK_PROPERTIES = {
     'id': {'type': 'string', 'pattern': UUID_PATTERN,
            'description': 'Identifier of the task.'},
     'type': {'type': 'string',
-             'enum': ['import', 'api_image_import', 'location_import'],
+             'enum': list(tasks.TYPES),
              'description': 'What the task does.'},
     'status': {'type': 'string',
-               'enum': ['pending', 'processing', 'success', 'failure'],
+               'enum': list(tasks.STATUSES),
                'description': 'Where the task is in its life cycle.'},
     'input': {'type': ['null', 'object'],
               'description': 'Parameters the task was started with.'},

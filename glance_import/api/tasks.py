@@ -16,6 +16,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import import policy
+from glance_import import tasks as task_domain
 from glance_import.api import schemas
 from glance_import.api import util
 from glance_import.db import images as db_images
@@ -25,7 +26,6 @@ from glance_import.importer import uri_filter
 
 CONF = cfg.CONF
 
-TASK_STATUSES = ('pending', 'processing', 'success', 'failure')
 SORT_KEYS = ('created_at', 'updated_at', 'id', 'type', 'status', 'owner',
              'expires_at')
 LEGACY_INPUT = ('import_from', 'import_from_format', 'image_properties')
@@ -109,12 +109,12 @@ def _list_params(query):
     filters = {}
     status = params.get('status')
     if status:
-        if status not in TASK_STATUSES:
+        if status not in task_domain.STATUSES:
             raise exception.BadRequest('Invalid status value: %s' % status)
         filters['status'] = status
     task_type = params.get('type')
     if task_type:
-        if task_type != 'import':
+        if task_type != task_domain.LEGACY_IMPORT:
             raise exception.BadRequest('Invalid type value: %s' % task_type)
         filters['type'] = task_type
     return {'filters': filters, 'marker': marker,
@@ -164,7 +164,7 @@ def create_task(req):
         raise exception.BadRequest(
             "Provided object does not match schema 'task': %s"
             % error.message)
-    if body['type'] != 'import':
+    if body['type'] != task_domain.LEGACY_IMPORT:
         raise exception.BadRequest(
             'Tasks of type %s are created by the image API, not through '
             '/v2/tasks' % body['type'])

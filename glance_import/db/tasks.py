@@ -7,9 +7,9 @@ import uuid
 import sqlalchemy as sa
 
 from glance_import import exception
+from glance_import import tasks
 from glance_import.db import engine
 from glance_import.db import models
-from glance_import.db import task_states
 
 
 @engine.retry_on_deadlock
@@ -17,7 +17,7 @@ def task_create(ctx, values):
     now = models.utcnow()
     values = dict(values)
     values.setdefault('id', str(uuid.uuid4()))
-    values.setdefault('status', task_states.PENDING)
+    values.setdefault('status', tasks.PENDING)
     values.setdefault('message', '')
     values.setdefault('created_at', now)
     values.setdefault('updated_at', now)
@@ -55,7 +55,7 @@ def task_update(ctx, task_id, values, *, from_status=None):
         stmt = sa.update(models.Task).where(models.Task.id == task_id)
         if from_status is not None:
             if new:
-                task_states.check_transition(from_status, new)
+                tasks.check_transition(from_status, new)
             stmt = stmt.where(models.Task.status == from_status)
         if session.execute(stmt.values(**values)).rowcount != 1:
             raise exception.Conflict('Task %s changed concurrently'
@@ -129,8 +129,8 @@ def live_task_ids(ctx):
     """Ids of the tasks not yet finished (pending or processing)."""
     with engine.read_connection(ctx) as conn:
         return set(conn.scalars(sa.select(models.Task.id).where(
-            models.Task.status.in_((task_states.PENDING,
-                                    task_states.PROCESSING)),
+            models.Task.status.in_((tasks.PENDING,
+                                    tasks.PROCESSING)),
             models.Task.deleted == sa.false())))
 
 

@@ -1,11 +1,11 @@
-"""Runs import tasks: a bounded thread pool driving taskflow engines.
+"""Runs import tasks in this process: a bounded thread pool of
+``[wsgi] task_pool_threads`` threads driving their taskflow engines.
 
-``submit`` hands a task row to one of ``[wsgi] task_pool_threads``
-threads, which moves it pending -> processing, builds the flow from the
-row, runs it with the ``[taskflow_executor]`` engine and records success
-or failure (with a readable message and ``expires_at``). A task is never
-left pending: if it cannot be started it fails at once. ``shutdown``
-waits for every accepted task to finish.
+``submit`` takes an accepted task: its flow is saved and posted on the
+jobboard when there is one (``jobboard.dispatch``), otherwise one of the
+threads runs it through ``lifecycle``. A task is never left pending: if
+it cannot be started it fails at once. ``shutdown`` waits for every
+accepted task to finish.
 """
 
 import logging
@@ -13,27 +13,22 @@ import threading
 from concurrent import futures
 
 from oslo_config import cfg
-from taskflow import exceptions as tf_exceptions
 
 from glance_import import context
 from glance_import import exception
 from glance_import import images
+from glance_import import tasks
 from glance_import.db import engine as db_engine
 from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
-from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import flows
 from glance_import.importer import jobboard
-from glance_import.importer import persistence
-from glance_import.importer import steps
+from glance_import.importer import lifecycle
 from glance_import.store import backends
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
-
-IMPORT_TASK = 'api_image_import'
-LEGACY_IMPORT_TASK = 'import'
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
@@ -50,21 +45,30 @@ def _pool():
 
 
 def submit(task: dict, credentials: dict | None = None) -> None:
-    """Run *task* in the background.
+    """Run *task*, just created or never started, in the background.
 
     *credentials* (token, service catalog, roles of the caller) stay in
     memory; they are never written to the task row.
     """
+    args = None
+    if task['type'] == tasks.IMPORT:
+        args = flows.flow_args_from_task(task, CONF)
     try:
         # The one dispatch point: saved flow, then jobboard or this pool.
-        if jobboard.dispatch(task, credentials):
+        if args is not None and jobboard.dispatch(task, args, credentials):
             return
-        _pool().submit(run_task, task['id'], credentials or {})
+        _pool().submit(run_task, task['id'], args, credentials or {})
     except RuntimeError as e:
         LOG.error('Cannot start task %s: %s', task['id'], e)
-        _finish(task['id'], task_states.PENDING, task_states.FAILURE,
-                message='The service is shutting down; the task was not '
-                        'started')
+        lifecycle.finish(CONF, task['id'], tasks.FAILURE,
+                         from_status=tasks.PENDING,
+                         message='The service is shutting down; the task '
+                                 'was not started')
+
+
+def submit_resume(task: dict) -> None:
+    """Continue the saved flow of an interrupted *task* in the pool."""
+    _pool().submit(lifecycle.resume, CONF, task)
 
 
 def shutdown() -> None:
@@ -76,82 +80,35 @@ def shutdown() -> None:
         pool.shutdown(wait=True)
 
 
-def _finish(task_id, from_status, status, *, message='', result=None):
-    try:
-        db_tasks.task_update(
-            context.admin_context(), task_id,
-            {'status': status, 'message': message, 'result': result,
-             'expires_at': db_tasks.task_expiry(CONF)},
-            from_status=from_status)
-    except exception.Conflict:
-        LOG.warning('Task %s changed while finishing it as %s', task_id,
-                    status)
+def run_task(task_id: str, args: dict | None, credentials: dict) -> None:
+    """Execute one task to its end; never raises.
 
-
-def failure_message(error: BaseException) -> str:
-    """A message for the task row: ours as written, others named."""
-    if isinstance(error, tf_exceptions.WrappedFailure):
-        for failure in error:
-            if failure.exception is not None:
-                return failure_message(failure.exception)
-        return str(error)
-    if isinstance(error, exception.GlanceImportError):
-        return error.msg
-    return 'Import failed: %s: %s' % (type(error).__name__, error)
-
-
-def run_task(task_id: str, credentials: dict) -> None:
-    """Execute one task to its end; never raises."""
-    ctx = context.admin_context()
-    try:
-        task = db_tasks.task_get(ctx, task_id)
-        db_tasks.task_update(ctx, task_id,
-                             {'status': task_states.PROCESSING},
-                             from_status=task_states.PENDING)
-    except exception.GlanceImportError as e:
-        LOG.warning('Task %s not started: %s', task_id, e)
+    *args* are the flow arguments of an import task; a legacy task gets
+    its own when it starts, as that creates its image.
+    """
+    task = lifecycle.start(task_id)
+    if task is None:
         return
-    args = None
+    legacy = task['type'] == tasks.LEGACY_IMPORT
     try:
-        if task['type'] == LEGACY_IMPORT_TASK:
-            args = _prepare_legacy_import(ctx, task)
-        elif task['type'] == IMPORT_TASK:
-            args = flows.flow_args_from_task(task, CONF)
-        else:
+        if legacy:
+            args = _prepare_legacy_import(context.admin_context(), task)
+        elif task['type'] != tasks.IMPORT:
             raise exception.ImportTaskError(
                 reason='Tasks of type %s cannot be run' % task['type'])
-        _run_flow(args, credentials)
+        lifecycle.run_flow(CONF, args, credentials)
     except Exception as e:
         if not isinstance(e, exception.GlanceImportError):
             LOG.exception('Task %s failed', task_id)
         else:
             LOG.warning('Task %s failed: %s', task_id, e)
-        if args is not None and task['type'] == LEGACY_IMPORT_TASK:
-            _discard_legacy_image(ctx, args['image_id'])
-        _finish(task_id, task_states.PROCESSING, task_states.FAILURE,
-                message=failure_message(e))
+        if legacy and args is not None:
+            _discard_legacy_image(context.admin_context(), args['image_id'])
+        lifecycle.finish(CONF, task_id, tasks.FAILURE,
+                         message=lifecycle.failure_message(e))
     else:
-        _finish(task_id, task_states.PROCESSING, task_states.SUCCESS,
-                result={'image_id': args['image_id']})
-
-
-def engine_options():
-    opts = CONF.taskflow_executor
-    if opts.engine_mode == 'parallel':
-        return {'engine': 'parallel', 'max_workers': opts.max_workers}
-    return {'engine': 'serial'}
-
-
-def _run_flow(args, credentials):
-    try:
-        flows.get_flow(**args)
-    except Exception:
-        # Nothing ran, so no revert will: undo the request's own changes.
-        steps.ImportLock(args['image_id'], args['task_id'], args['method'],
-                         args['stores']).revert(None)
-        raise
-    # Persisted so that an interrupted import can be resumed (recovery).
-    persistence.run(args['task_id'], args, credentials, engine_options())
+        lifecycle.finish(CONF, task_id, tasks.SUCCESS,
+                         result={'image_id': args['image_id']})
 
 
 # The legacy tasks API "import" type ------------------------------------

@@ -21,13 +21,11 @@ from oslo_config import cfg
 from taskflow.jobs import backends as job_backends
 
 from glance_import import exception
-from glance_import.importer import flows
+from glance_import.importer import lifecycle
 from glance_import.importer import persistence
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
-
-IMPORT_TASK = 'api_image_import'
 
 
 def enabled(conf) -> bool:
@@ -84,16 +82,14 @@ def _shared_board(conf):
         return _BOARD
 
 
-def dispatch(task: dict, credentials: dict | None) -> bool:
-    """Save the task's flow; post it as a job if a jobboard is set.
+def dispatch(task: dict, args: dict, credentials: dict | None) -> bool:
+    """Save the flow of import *task* (*args*); post it as a job if a
+    jobboard is set.
 
     Returns True when the job was posted (the caller must not run it).
     Legacy tasks create their image when they start, so their flow is
     saved then, and they always run in the API process.
     """
-    if task['type'] != IMPORT_TASK:
-        return False
-    args = flows.flow_args_from_task(task, CONF)
     if not enabled(CONF):
         try:
             persistence.create_flow_detail(task['id'], args)
@@ -177,28 +173,9 @@ class ExpiringClaims:
 
 def run_job(task_id: str, credentials: dict | None) -> None:
     """Run, or continue, the import task of a claimed job to its end."""
-    from glance_import import context
-    from glance_import.db import task_states
-    from glance_import.db import tasks as db_tasks
-    from glance_import.importer import recovery
-
-    ctx = context.admin_context()
-    try:
-        task = db_tasks.task_get(ctx, task_id)
-    except exception.TaskNotFound:
-        LOG.warning('Job for missing task %s dropped', task_id)
-        return
-    if task['status'] == task_states.PENDING:
-        try:
-            db_tasks.task_update(ctx, task_id,
-                                 {'status': task_states.PROCESSING},
-                                 from_status=task_states.PENDING)
-        except exception.Conflict:
-            pass
-        task = db_tasks.task_get(ctx, task_id)
-    if task['status'] != task_states.PROCESSING:
-        return      # finished already (e.g. just before a crash)
-    recovery.resume(task, credentials)
+    task = lifecycle.start(task_id, or_continue=True)
+    if task is not None:
+        lifecycle.resume(CONF, task, credentials)
 
 
 def _dispatch_job(conductor, job):

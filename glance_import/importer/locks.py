@@ -12,17 +12,16 @@ import uuid
 
 from glance_import import exception
 from glance_import import images
+from glance_import import tasks
 from glance_import.db import engine as db_engine
 from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import models
-from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 
 LOG = logging.getLogger(__name__)
 
 LOCK_EXPIRY = datetime.timedelta(minutes=60)
-TASK_TYPE = 'api_image_import'
 PREEMPTED_MESSAGE = 'Expired lock preempted'
 
 
@@ -38,7 +37,7 @@ def stale_lock_holder(ctx, image, now=None):
                     image.id, holder)
         return holder
     now = now or models.utcnow()
-    expiry = LOCK_EXPIRY * (2 if task['status'] == task_states.PENDING
+    expiry = LOCK_EXPIRY * (2 if task['status'] == tasks.PENDING
                             else 1)
     age = now - (task['updated_at'] or task['created_at'])
     if age >= expiry:
@@ -49,11 +48,11 @@ def stale_lock_holder(ctx, image, now=None):
 
 
 def _fail_stale_task(ctx, task_id, conf):
-    for status in (task_states.PENDING, task_states.PROCESSING):
+    for status in (tasks.PENDING, tasks.PROCESSING):
         try:
             db_tasks.task_update(
                 ctx, task_id,
-                {'status': task_states.FAILURE,
+                {'status': tasks.FAILURE,
                  'message': PREEMPTED_MESSAGE,
                  'expires_at': db_tasks.task_expiry(conf)},
                 from_status=status)
@@ -87,7 +86,7 @@ def begin(ctx, conf, image, req, stores, *, stale_task_id=None):
                   old_stores)
 
 
-@db_engine.retry_on_deadlock
+# in_transaction retries the whole transaction on deadlock.
 @db_engine.in_transaction
 def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
            old_stores):
@@ -101,7 +100,7 @@ def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
             "New operation on image '%s' is not permitted as prior "
             "operation is still in progress" % image.id)
     task = db_tasks.task_create(ctx, {
-        'id': task_id, 'type': TASK_TYPE, 'owner': ctx.owner,
+        'id': task_id, 'type': tasks.IMPORT, 'owner': ctx.owner,
         'image_id': image.id, 'user_id': ctx.user_id,
         'request_id': ctx.request_id,
         'input': {'image_id': image.id, 'import_req': req.body,

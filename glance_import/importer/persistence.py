@@ -34,8 +34,8 @@ from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 
 from glance_import import context
 from glance_import import exception
+from glance_import import tasks
 from glance_import.db import engine as db_engine
-from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 
 CONF = cfg.CONF
@@ -244,12 +244,18 @@ def flow_args(detail) -> dict:
                 or {})
 
 
-def load_engine(detail, credentials: dict | None, engine_options: dict):
-    """An engine for *detail*, resuming whatever state it recorded.
+def load_engine(task_id: str, args: dict, credentials: dict | None,
+                engine_options: dict):
+    """An engine for the saved flow of *task_id*, owned by this process.
 
+    The flow is saved first if it was not (*args*: ``flows.get_flow``
+    keyword arguments); the engine resumes whatever state it recorded.
     The caller's credentials are injected in memory only: they are never
     written to the database.
     """
+    detail = create_flow_detail(task_id, args)
+    if (detail.meta or {}).get('owner') != this_process():
+        set_owner(detail)
     engine = taskflow.engines.load_from_detail(
         detail, backend=backend(), **engine_options)
     engine.storage.inject({'credentials': credentials or {}},
@@ -257,17 +263,12 @@ def load_engine(detail, credentials: dict | None, engine_options: dict):
     return engine
 
 
-def run(task_id: str, args: dict, credentials: dict,
-        engine_options: dict) -> None:
-    """Run (or continue) the persisted flow of *task_id* to its end.
+def run_engine(task_id: str, engine) -> None:
+    """Run *engine* to its end, beating the heart of *task_id*.
 
     Raises what the flow raised after its revert. The flow state is
     dropped once the flow has finished either way.
     """
-    detail = create_flow_detail(task_id, args)
-    if (detail.meta or {}).get('owner') != this_process():
-        set_owner(detail)
-    engine = load_engine(detail, credentials, engine_options)
     try:
         with HEARTBEAT.beating(task_id):
             engine.run()
@@ -313,7 +314,7 @@ class Heartbeat:
             for task_id in self.running():
                 try:
                     db_tasks.task_update(context.admin_context(), task_id, {},
-                                         from_status=task_states.PROCESSING)
+                                         from_status=tasks.PROCESSING)
                 except exception.Conflict:
                     pass
                 except Exception as e:

@@ -26,24 +26,21 @@ import enum
 import logging
 import threading
 
-from oslo_config import cfg
-
 from glance_import import context
 from glance_import import exception
 from glance_import import images
+from glance_import import tasks
 from glance_import.db import engine as db_engine
 from glance_import.db import images as db_images
 from glance_import.db import models
-from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import executor
-from glance_import.importer import flows
+from glance_import.importer import lifecycle
 from glance_import.importer import persistence
 from glance_import.importer import steps
 from glance_import.store import backends
 from glance_import.store import staging
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 INTERRUPTED_MESSAGE = ('Import interrupted when the process running it '
@@ -75,9 +72,9 @@ def decide(task: dict, owner: dict | None, *, me: dict,
         heartbeat = task['updated_at'] or task['created_at']
         if (now - heartbeat).total_seconds() < timeout:
             return Action.SKIP
-    if task['status'] == task_states.PENDING:
+    if task['status'] == tasks.PENDING:
         return Action.START
-    if task['type'] != executor.IMPORT_TASK:
+    if task['type'] != tasks.IMPORT:
         # Legacy tasks build their image at start; they cannot resume.
         return Action.REVERT
     if resume or not has_state:
@@ -90,10 +87,9 @@ def recover(conf) -> dict:
     ctx = context.admin_context()
     me = persistence.this_process()
     acted = {}
-    for status in (task_states.PROCESSING, task_states.PENDING):
+    for status in (tasks.PROCESSING, tasks.PENDING):
         for task in db_tasks.task_get_all(ctx, filters={'status': status}):
-            if task['type'] not in (executor.IMPORT_TASK,
-                                    executor.LEGACY_IMPORT_TASK):
+            if task['type'] not in tasks.RUNNABLE_TYPES:
                 continue
             detail = persistence.flow_detail(task['id'])
             meta = (detail.meta or {}) if detail is not None else {}
@@ -119,50 +115,32 @@ def recover(conf) -> dict:
             if action is Action.START:
                 executor.submit(task)
             elif action is Action.RESUME:
-                executor._pool().submit(resume, task)
+                executor.submit_resume(task)
             else:
-                revert(task)
+                revert(conf, task)
     persistence.forget_finished()
     return acted
 
 
-def resume(task: dict, credentials: dict | None = None) -> None:
-    """Continue the saved flow of a processing task; finish the task."""
-    task_id = task['id']
-    try:
-        detail = persistence.flow_detail(task_id)
-        args = (persistence.flow_args(detail) if detail is not None
-                else flows.flow_args_from_task(task, CONF))
-        _remove_partial_data(args['image_id'], args['stores'])
-        persistence.run(task_id, args, credentials or {},
-                        executor.engine_options())
-    except Exception as e:
-        LOG.warning('Resumed import task %s failed: %s', task_id, e)
-        _finish(task_id, task_states.FAILURE,
-                message=executor.failure_message(e))
-    else:
-        _finish(task_id, task_states.SUCCESS,
-                result={'image_id': args['image_id']})
-
-
-def revert(task: dict) -> None:
+def revert(conf, task: dict) -> None:
     """Undo an interrupted import without running it; fail the task."""
     task_id, image_id = task['id'], task['image_id']
     try:
-        if task['type'] == executor.IMPORT_TASK:
-            args = flows.flow_args_from_task(task, CONF)
+        if task['type'] == tasks.IMPORT:
+            args = lifecycle.flow_args(conf, task)
         else:
             args = {'image_id': image_id, 'method': 'web-download',
                     'stores': [None]}
         if image_id:
-            _restore_image(task_id, args)
+            _restore_image(conf, task_id, args)
     except Exception:
         LOG.exception('Reverting import task %s failed', task_id)
     persistence.forget(task_id)
-    _finish(task_id, task_states.FAILURE, message=INTERRUPTED_MESSAGE)
+    lifecycle.finish(conf, task_id, tasks.FAILURE,
+                     message=INTERRUPTED_MESSAGE)
 
 
-def _restore_image(task_id, args):
+def _restore_image(conf, task_id, args):
     image_id, method = args['image_id'], args['method']
     stores = args['stores']
     ctx = context.admin_context()
@@ -187,46 +165,8 @@ def _restore_image(task_id, args):
         except exception.GlanceImportError as e:
             LOG.warning('Cannot delete %s: %s', loc['url'], e)
     steps.ImportLock(image_id, task_id, method, stores).revert(None)
-    staging.delete(CONF, image_id)
-    _remove_partial_data(image_id, stores)
-
-
-def _remove_partial_data(image_id, stores):
-    """Delete what an interrupted write left in native file stores.
-
-    Only where the image has no location in that store: such a file was
-    never recorded, so nothing refers to it.
-    """
-    try:
-        image = db_images.image_get(context.admin_context(), image_id,
-                                    check_visible=False)
-        urls = {loc['url'] for loc in image.locations}
-    except exception.ImageNotFound:
-        urls = set()
-    for store_id in stores:
-        try:
-            location = backends.native_location(CONF, image_id, store_id)
-        except exception.GlanceImportError:
-            continue
-        if location is None or location['url'] in urls:
-            continue
-        try:
-            backends.delete(location)
-        except exception.GlanceImportError as e:
-            LOG.warning('Cannot delete partial data %s: %s',
-                        location['url'], e)
-
-
-def _finish(task_id, status, *, message='', result=None):
-    try:
-        db_tasks.task_update(
-            context.admin_context(), task_id,
-            {'status': status, 'message': message, 'result': result,
-             'expires_at': db_tasks.task_expiry(CONF)},
-            from_status=task_states.PROCESSING)
-    except exception.Conflict:
-        LOG.warning('Task %s changed while finishing it as %s', task_id,
-                    status)
+    staging.delete(conf, image_id)
+    lifecycle.remove_partial_data(conf, image_id, stores)
 
 
 # The scanner -----------------------------------------------------------

@@ -24,11 +24,11 @@ from taskflow.types import failure as tf_failure
 from glance_import import context
 from glance_import import exception
 from glance_import import images
+from glance_import import tasks
 from glance_import.db import accounting
 from glance_import.db import engine as db_engine
 from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
-from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import inspect
 from glance_import.importer import remote
@@ -145,7 +145,7 @@ class Progress:
     def _save(self, values):
         try:
             db_tasks.task_update(admin_ctx(), self.task_id, values,
-                                 from_status=task_states.PROCESSING)
+                                 from_status=tasks.PROCESSING)
         except exception.Conflict:
             raise ImportAborted(reason='Task %s is no longer processing'
                                 % self.task_id)

@@ -20,12 +20,12 @@ from alembic import migration as alembic_migration
 from glance_import import context
 from glance_import import exception
 from glance_import import images
+from glance_import import tasks
 from glance_import.db import engine as db_engine
 from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import migration
 from glance_import.db import models
-from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 from tests import fixtures
 
@@ -233,8 +233,8 @@ def test_concurrent_task_status_updates_exactly_one_wins(db):
             'input': {}})
         results = _race(lambda i, task=task: db_tasks.task_update(
             context.admin_context('race-project'), task['id'],
-            {'status': task_states.PROCESSING},
-            from_status=task_states.PENDING))
+            {'status': tasks.PROCESSING},
+            from_status=tasks.PENDING))
         assert sorted(r[0] for r in results) == ['error', 'ok'], results
         assert db_tasks.task_get(ctx, task['id'])['status'] == \
-            task_states.PROCESSING
+            tasks.PROCESSING

@@ -8,11 +8,11 @@ import pytest
 from glance_import import context
 from glance_import import exception
 from glance_import import images
+from glance_import import tasks
 from glance_import.db import engine as db_engine
 from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import migration
-from glance_import.db import task_states
 from glance_import.db import tasks as db_tasks
 
 
@@ -148,22 +148,22 @@ def test_import_lock(ctx):
 def test_task_status_cas(ctx):
     task = db_tasks.task_create(ctx, {'type': 'api_image_import',
                                       'owner': 'project-a', 'input': {'a': 1}})
-    assert task['status'] == task_states.PENDING
+    assert task['status'] == tasks.PENDING
     assert task['input'] == {'a': 1}
-    db_tasks.task_update(ctx, task['id'], {'status': task_states.PROCESSING},
-                         from_status=task_states.PENDING)
+    db_tasks.task_update(ctx, task['id'], {'status': tasks.PROCESSING},
+                         from_status=tasks.PENDING)
     with pytest.raises(exception.Conflict):
         db_tasks.task_update(ctx, task['id'],
-                             {'status': task_states.PROCESSING},
-                             from_status=task_states.PENDING)
+                             {'status': tasks.PROCESSING},
+                             from_status=tasks.PENDING)
     with pytest.raises(exception.Conflict):
-        db_tasks.task_update(ctx, task['id'], {'status': task_states.PENDING},
-                             from_status=task_states.PROCESSING)
-    db_tasks.task_update(ctx, task['id'], {'status': task_states.SUCCESS,
+        db_tasks.task_update(ctx, task['id'], {'status': tasks.PENDING},
+                             from_status=tasks.PROCESSING)
+    db_tasks.task_update(ctx, task['id'], {'status': tasks.SUCCESS,
                                            'result': {'image_id': 'x'}},
-                         from_status=task_states.PROCESSING)
+                         from_status=tasks.PROCESSING)
     task = db_tasks.task_get(ctx, task['id'])
-    assert (task['status'], task['result']) == (task_states.SUCCESS,
+    assert (task['status'], task['result']) == (tasks.SUCCESS,
                                                 {'image_id': 'x'})
 
 

@@ -24,22 +24,35 @@ def _lint_imports(root):
 def test_contracts_kept():
     result = _lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert 'Contracts: 2 kept, 0 broken.' in result.stdout
+    assert 'Contracts: 3 kept, 0 broken.' in result.stdout
 
 
-def test_store_importing_db_breaks_the_layers(tmp_path):
+def _lint_with_import(tmp_path, module, statement):
+    """lint-imports over a copy of the tree where *module* adds *statement*."""
     shutil.copytree(os.path.join(ROOT, 'glance_import'),
                     tmp_path / 'glance_import',
                     ignore=shutil.ignore_patterns('__pycache__'))
     shutil.copy(os.path.join(ROOT, 'pyproject.toml'), tmp_path)
-    with open(tmp_path / 'glance_import' / 'store' / 'limits.py', 'a') as f:
-        f.write('\nfrom glance_import.db import accounting  # noqa\n')
-
+    with open(tmp_path / 'glance_import' / module, 'a') as f:
+        f.write('\n%s  # noqa\n' % statement)
     result = _lint_imports(str(tmp_path))
-
     print(result.stdout)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert 'Service layers: cmd > api > importer > db | store BROKEN' \
-        in result.stdout
-    assert 'glance_import.store.limits -> glance_import.db.accounting' \
-        in result.stdout
+    return result.stdout
+
+
+def test_store_importing_db_breaks_the_layers(tmp_path):
+    out = _lint_with_import(tmp_path, 'store/limits.py',
+                            'from glance_import.db import accounting')
+    assert 'Service layers: cmd > api > importer > db | store BROKEN' in out
+    assert 'glance_import.store.limits -> glance_import.db.accounting' in out
+
+
+def test_jobboard_importing_recovery_breaks_the_importer_layers(tmp_path):
+    # The cycle executor -> jobboard -> recovery -> executor.
+    out = _lint_with_import(tmp_path, 'importer/jobboard.py',
+                            'from glance_import.importer import recovery')
+    assert ("Importer: what runs a task sits above the task's lifecycle "
+            "BROKEN") in out
+    assert ('glance_import.importer.jobboard -> '
+            'glance_import.importer.recovery') in out

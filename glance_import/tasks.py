@@ -1,7 +1,14 @@
-"""The task status machine: task statuses and the moves allowed between
-them. Pure Python, beside the image one in glance_import.images."""
+"""What a task is: its types, its statuses and the moves allowed between
+them. Pure Python, beside the image state machine in glance_import.images."""
 
 from glance_import import exception
+
+# Task types. Only the two import types are run by the importer.
+IMPORT = 'api_image_import'          # POST /v2/images/{id}/import
+LEGACY_IMPORT = 'import'             # POST /v2/tasks (deprecated API)
+LOCATION_IMPORT = 'location_import'  # shown by Glance, never created here
+TYPES = (LEGACY_IMPORT, IMPORT, LOCATION_IMPORT)
+RUNNABLE_TYPES = (IMPORT, LEGACY_IMPORT)
 
 PENDING = 'pending'
 PROCESSING = 'processing'
