@@ -30,15 +30,6 @@ class RequestContext(context.RequestContext):
         return tuple(tuple(v) if type(v) is list else v
                      for v in map(self.__getattribute__, _POLICY_FIELDS))
 
-    def elevated(self):
-        """An admin copy, for steps acting for the service (copy-image)."""
-        ctx = RequestContext(
-            user_id=self.user_id, project_id=self.project_id,
-            roles=list(set(self.roles) | {'admin'}), is_admin=True,
-            request_id=self.request_id, auth_token=self.auth_token,
-            service_catalog=self.service_catalog, overwrite=False)
-        return ctx
-
 
 def admin_context(project_id=None):
     """A context for the service's own maintenance work."""

@@ -145,11 +145,6 @@ class InvalidImageStatusTransition(Conflict):
               '%(new_status)s is not allowed'
 
 
-class ConcurrentUpdate(Conflict):
-    """A compare-and-swap lost: someone else changed the row first."""
-    message = 'Image %(image_id)s was changed by another request; retry.'
-
-
 class ImportLockHeld(Conflict):
     message = "Image has active task"
 

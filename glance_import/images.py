@@ -107,9 +107,6 @@ class Image:
     # The caller's project when it has a membership on this image.
     member: str | None = None
 
-    def member_for(self, ctx):
-        return self.member
-
     @property
     def stores(self):
         """Store ids holding the data, in location order."""

@@ -9,7 +9,6 @@ import re
 import threading
 import time
 
-from oslo_policy import _checks
 from oslo_policy import policy
 
 from glance_import import exception
@@ -236,6 +235,25 @@ _FIELD_RE = re.compile(r'%\(([^)]*)\)')
 _MISSING = object()
 
 
+def _parsed_class(rule_text):
+    """The check class oslo.policy builds for *rule_text*."""
+    return type(policy.Rules.from_dict({'probe': rule_text})['probe'])
+
+
+# Leaf checks whose inputs are known: constants, and the role and generic
+# (``field:value``) checks, which read only the target fields named in
+# their match. Found through the public parser, so any other class (http,
+# a registered plugin, a future kind) counts as unknowable.
+_CONSTANT_CHECKS = (_parsed_class('@'), _parsed_class('!'))
+_FIELD_CHECKS = (_parsed_class('role:probe'),
+                 _parsed_class('glance_import_probe:probe'))
+
+
+def _fingerprint(rules):
+    # The text of every rule: equal texts make equal decisions.
+    return {name: str(check) for name, check in rules.items()}
+
+
 class Decisions:
     """Policy decisions, each rule prepared once and outcomes memoised.
 
@@ -246,7 +264,8 @@ class Decisions:
     Rules with checks whose inputs cannot be known (``http:``, plugins)
     are keyed on the whole target. oslo.policy looks for a changed policy
     file on every call; here that happens at most once per
-    ``RELOAD_INTERVAL`` seconds, and a changed rule set drops everything
+    ``RELOAD_INTERVAL`` seconds, and any change in the text of any rule
+    (policy file, policy directories, rules set in code) drops everything
     remembered.
     """
 
@@ -257,6 +276,7 @@ class Decisions:
         self.enforcer = enforcer
         self._lock = threading.Lock()
         self._rules = enforcer.rules
+        self._texts = _fingerprint(enforcer.rules)
         self._loaded_at = time.monotonic()
         self._fields = {}
         self._outcomes = {}
@@ -269,8 +289,11 @@ class Decisions:
         with self._lock:
             self.enforcer.load_rules()
             self._loaded_at = now
-            if self._rules is not self.enforcer.rules:
+            texts = _fingerprint(self.enforcer.rules)
+            if self._rules is not self.enforcer.rules \
+                    or texts != self._texts:
                 self._rules = self.enforcer.rules
+                self._texts = texts
                 self._fields = {}
                 self._outcomes = {}
 
@@ -296,19 +319,19 @@ class Decisions:
 
     def _collect(self, check, found, seen):
         """Add the fields *check* reads to *found*; False if unknowable."""
-        if check is None or isinstance(check, (_checks.TrueCheck,
-                                               _checks.FalseCheck)):
+        kind = type(check)
+        if check is None or kind in _CONSTANT_CHECKS:
             return True
-        if isinstance(check, _checks.NotCheck):
+        if kind is policy.NotCheck:
             return self._collect(check.rule, found, seen)
-        if isinstance(check, (_checks.AndCheck, _checks.OrCheck)):
+        if kind in (policy.AndCheck, policy.OrCheck):
             return all(self._collect(c, found, seen) for c in check.rules)
-        if isinstance(check, _checks.RuleCheck):
+        if kind is policy.RuleCheck:
             if check.match in seen:
                 return True
             seen.add(check.match)
             return self._collect(self._lookup(check.match), found, seen)
-        if type(check) in (_checks.RoleCheck, _checks.GenericCheck):
+        if kind in _FIELD_CHECKS:
             found.update(_FIELD_RE.findall(check.match))
             return True
         return False
@@ -388,7 +411,7 @@ def authorize_image(ctx, rule, image):
     A caller that may not even ``get_image`` gets 404 as if the image did
     not exist; one who can see it but lacks *rule* gets 403.
     """
-    target = image_target(image, image.member_for(ctx))
+    target = image_target(image, image.member)
     if check(ctx, rule, target):
         return
     if rule == GET_IMAGE or not check(ctx, GET_IMAGE, target):

@@ -9,6 +9,7 @@ import sys
 import pytest
 from oslo_config import cfg
 from oslo_policy import opts as policy_opts
+from oslo_policy import policy as oslo_policy
 
 from glance_import import context
 from glance_import import exception
@@ -338,3 +339,57 @@ def test_edited_policy_file_applies_after_the_reload_interval(
     monkeypatch.setattr(policy.Decisions, 'RELOAD_INTERVAL', 0)
     assert not policy.check(other, 'get_image', _target())
     assert policy.check(PERSONAS['admin'](), 'get_image', _target())
+
+
+@oslo_policy.register('glance_import_test_name_is')
+class _NameIs(oslo_policy.Check):
+    """A plugin check: reads a target field no match names."""
+
+    def __call__(self, target, creds, enforcer, current_rule=None):
+        return target.get('name') == self.match
+
+
+def test_a_plugin_check_is_keyed_on_the_whole_target(enforce):
+    enforce('"get_image": "glance_import_test_name_is:golden"\n')
+    assert policy._DECISIONS.fields('get_image') is None
+    other = PERSONAS['other-reader']()
+    assert policy.check(other, 'get_image', dict(_target(), name='golden'))
+    assert not policy.check(other, 'get_image', _target())
+
+
+def test_rules_changed_in_place_drop_the_decisions(enforce, monkeypatch):
+    enforcer = enforce('"get_image": ""\n')
+    other = PERSONAS['other-reader']()
+    assert policy.check(other, 'get_image', _target())
+    # The same Rules object, one rule replaced: found by its text.
+    enforcer.rules['get_image'] = oslo_policy.Rules.from_dict(
+        {'get_image': 'role:admin'})['get_image']
+    monkeypatch.setattr(policy.Decisions, 'RELOAD_INTERVAL', 0)
+    assert not policy.check(other, 'get_image', _target())
+
+
+def test_a_changed_policy_directory_drops_the_decisions(tmp_path,
+                                                         monkeypatch):
+    policy_d = tmp_path / 'policy.d'
+    policy_d.mkdir()
+    (policy_d / 'images.yaml').write_text('"get_image": ""\n')
+    conf = cfg.ConfigOpts()
+    policy_opts.set_defaults(conf, policy_file=str(tmp_path / 'none.yaml'),
+                             policy_dirs=[str(policy_d)])
+    conf([], default_config_files=[])
+    policy.reset()
+    try:
+        policy.get_enforcer(conf)
+        other = PERSONAS['other-reader']()
+        assert policy.check(other, 'get_image', _target())
+        path = policy_d / 'images.yaml'
+        path.write_text('"get_image": "role:admin"\n')
+        mtime = os.stat(path).st_mtime + 5
+        os.utime(path, (mtime, mtime))
+        os.utime(policy_d, (mtime, mtime))
+        monkeypatch.setattr(policy.Decisions, 'RELOAD_INTERVAL', 0)
+        assert not policy.check(other, 'get_image', _target())
+    finally:
+        policy.reset()
+        policy_opts.set_defaults(cfg.ConfigOpts(), policy_file='policy.yaml',
+                                 policy_dirs=['policy.d'])
