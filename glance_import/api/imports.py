@@ -47,9 +47,9 @@ def import_image(req, image_id):
         return forwarded
     task = locks.begin(ctx, CONF, image, import_req, stores,
                        stale_task_id=stale_task_id)
-    executor.submit(task, {'auth_token': ctx.auth_token,
-                           'service_catalog': ctx.service_catalog,
-                           'roles': list(ctx.roles)})
+    executor.submit(CONF, task, {'auth_token': ctx.auth_token,
+                                 'service_catalog': ctx.service_catalog,
+                                 'roles': list(ctx.roles)})
     return util.empty_response(202)
 
 

@@ -172,8 +172,8 @@ def create_task(req):
     task = db_tasks.task_create(ctx, {
         'type': body['type'], 'input': body['input'], 'owner': ctx.owner,
         'user_id': ctx.user_id, 'request_id': ctx.request_id})
-    executor.submit(task, {'auth_token': ctx.auth_token,
-                           'roles': list(ctx.roles)})
+    executor.submit(CONF, task, {'auth_token': ctx.auth_token,
+                                 'roles': list(ctx.roles)})
     return util.json_response(task_view(task), status=201,
                               headers={'Location': '/v2/tasks/%s'
                                        % task['id']})

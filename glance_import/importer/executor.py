@@ -12,8 +12,6 @@ import logging
 import threading
 from concurrent import futures
 
-from oslo_config import cfg
-
 from glance_import import context
 from glance_import import exception
 from glance_import import images
@@ -27,24 +25,23 @@ from glance_import.importer import jobboard
 from glance_import.importer import lifecycle
 from glance_import.store import backends
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
 
 
-def _pool():
+def _pool(conf):
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = futures.ThreadPoolExecutor(
-                max_workers=CONF.wsgi.task_pool_threads,
+                max_workers=conf.wsgi.task_pool_threads,
                 thread_name_prefix='import-task')
         return _POOL
 
 
-def submit(task: dict, credentials: dict | None = None) -> None:
+def submit(conf, task: dict, credentials: dict | None = None) -> None:
     """Run *task*, just created or never started, in the background.
 
     *credentials* (token, service catalog, roles of the caller) stay in
@@ -52,23 +49,25 @@ def submit(task: dict, credentials: dict | None = None) -> None:
     """
     args = None
     if task['type'] == tasks.IMPORT:
-        args = flows.flow_args_from_task(task, CONF)
+        args = flows.flow_args_from_task(task, conf)
     try:
         # The one dispatch point: saved flow, then jobboard or this pool.
-        if args is not None and jobboard.dispatch(task, args, credentials):
+        if args is not None and jobboard.dispatch(conf, task, args,
+                                                  credentials):
             return
-        _pool().submit(run_task, task['id'], args, credentials or {})
+        _pool(conf).submit(run_task, conf, task['id'], args,
+                           credentials or {})
     except RuntimeError as e:
         LOG.error('Cannot start task %s: %s', task['id'], e)
-        lifecycle.finish(CONF, task['id'], tasks.FAILURE,
+        lifecycle.finish(conf, task['id'], tasks.FAILURE,
                          from_status=tasks.PENDING,
                          message='The service is shutting down; the task '
                                  'was not started')
 
 
-def submit_resume(task: dict) -> None:
+def submit_resume(conf, task: dict) -> None:
     """Continue the saved flow of an interrupted *task* in the pool."""
-    _pool().submit(lifecycle.resume, CONF, task)
+    _pool(conf).submit(lifecycle.resume, conf, task)
 
 
 def shutdown() -> None:
@@ -80,7 +79,8 @@ def shutdown() -> None:
         pool.shutdown(wait=True)
 
 
-def run_task(task_id: str, args: dict | None, credentials: dict) -> None:
+def run_task(conf, task_id: str, args: dict | None,
+             credentials: dict) -> None:
     """Execute one task to its end; never raises.
 
     *args* are the flow arguments of an import task; a legacy task gets
@@ -92,11 +92,12 @@ def run_task(task_id: str, args: dict | None, credentials: dict) -> None:
     legacy = task['type'] == tasks.LEGACY_IMPORT
     try:
         if legacy:
-            args = _prepare_legacy_import(context.admin_context(), task)
+            args = _prepare_legacy_import(conf, context.admin_context(),
+                                          task)
         elif task['type'] != tasks.IMPORT:
             raise exception.ImportTaskError(
                 reason='Tasks of type %s cannot be run' % task['type'])
-        lifecycle.run_flow(CONF, args, credentials)
+        lifecycle.run_flow(conf, args, credentials)
     except Exception as e:
         if not isinstance(e, exception.GlanceImportError):
             LOG.exception('Task %s failed', task_id)
@@ -104,16 +105,16 @@ def run_task(task_id: str, args: dict | None, credentials: dict) -> None:
             LOG.warning('Task %s failed: %s', task_id, e)
         if legacy and args is not None:
             _discard_legacy_image(context.admin_context(), args['image_id'])
-        lifecycle.finish(CONF, task_id, tasks.FAILURE,
+        lifecycle.finish(conf, task_id, tasks.FAILURE,
                          message=lifecycle.failure_message(e))
     else:
-        lifecycle.finish(CONF, task_id, tasks.SUCCESS,
+        lifecycle.finish(conf, task_id, tasks.SUCCESS,
                          result={'image_id': args['image_id']})
 
 
 # The legacy tasks API "import" type ------------------------------------
 
-def _prepare_legacy_import(ctx, task):
+def _prepare_legacy_import(conf, ctx, task):
     """Create the image a legacy import task fills, locked and importing.
 
     A legacy task is run as a web-download of ``import_from`` into a new
@@ -138,8 +139,8 @@ def _prepare_legacy_import(ctx, task):
                                    properties={k: str(v)
                                                for k, v in props.items()})
     _lock_legacy_image(ctx, image.id, task['id'])
-    store = (backends.default_store_id(CONF)
-             if CONF.enabled_backends else None)
+    store = (backends.default_store_id(conf)
+             if conf.enabled_backends else None)
     return {'image_id': image.id, 'task_id': task['id'],
             'method': 'web-download', 'stores': [store],
             'all_stores_must_succeed': True,

@@ -17,14 +17,12 @@ import logging
 import threading
 import urllib.parse
 
-from oslo_config import cfg
 from taskflow.jobs import backends as job_backends
 
 from glance_import import exception
 from glance_import.importer import lifecycle
 from glance_import.importer import persistence
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
@@ -82,7 +80,8 @@ def _shared_board(conf):
         return _BOARD
 
 
-def dispatch(task: dict, args: dict, credentials: dict | None) -> bool:
+def dispatch(conf, task: dict, args: dict,
+             credentials: dict | None) -> bool:
     """Save the flow of import *task* (*args*); post it as a job if a
     jobboard is set.
 
@@ -90,16 +89,16 @@ def dispatch(task: dict, args: dict, credentials: dict | None) -> bool:
     Legacy tasks create their image when they start, so their flow is
     saved then, and they always run in the API process.
     """
-    if not enabled(CONF):
+    if not enabled(conf):
         try:
-            persistence.create_flow_detail(task['id'], args)
+            persistence.create_flow_detail(conf, task['id'], args)
         except Exception as e:
             # The run saves it again; recovery just knows it later.
             LOG.warning('Cannot save the flow of task %s yet: %s',
                         task['id'], e)
         return False
     try:
-        _post(task, args, credentials)
+        _post(conf, task, args, credentials)
     except Exception as e:
         # An accepted import must run: do it here rather than lose it.
         LOG.error('Cannot post import task %s on the jobboard (%s); '
@@ -107,25 +106,26 @@ def dispatch(task: dict, args: dict, credentials: dict | None) -> bool:
         detail = persistence.flow_detail(task['id'])
         if detail is not None:
             detail.meta = dict(detail.meta or {}, jobboard=False)
-            persistence.set_owner(detail)
+            persistence.set_owner(detail, persistence.this_process(conf))
         return False
     return True
 
 
-def _post(task, args, credentials):
-    detail = persistence.create_flow_detail(task['id'], args, jobboard=True)
+def _post(conf, task, args, credentials):
+    detail = persistence.create_flow_detail(conf, task['id'], args,
+                                            jobboard=True)
     if not (detail.meta or {}).get('jobboard'):
         # Saved earlier for an in-process run (e.g. restarted after a
         # crash): the conductors own it now.
         detail.meta = dict(detail.meta or {}, jobboard=True)
-        persistence.set_owner(detail)
+        persistence.set_owner(detail, persistence.this_process(conf))
     details = {'flow_uuid': detail.uuid, 'task_id': task['id']}
     if args['method'] == 'glance-download' and credentials:
         # Only this method calls another service as the user; the token
         # travels in the job (keep Redis private).
         details['store'] = {'credentials': credentials}
     book = persistence.logbook(task['id'])
-    _shared_board(CONF).post('import-%s' % task['id'], book=book,
+    _shared_board(conf).post('import-%s' % task['id'], book=book,
                              details=details)
     LOG.info('Posted import task %s as a job', task['id'])
 
@@ -171,11 +171,11 @@ class ExpiringClaims:
             thread.join()
 
 
-def run_job(task_id: str, credentials: dict | None) -> None:
+def run_job(conf, task_id: str, credentials: dict | None) -> None:
     """Run, or continue, the import task of a claimed job to its end."""
     task = lifecycle.start(task_id, or_continue=True)
     if task is not None:
-        lifecycle.resume(CONF, task, credentials)
+        lifecycle.resume(conf, task, credentials)
 
 
 def _dispatch_job(conductor, job):
@@ -191,7 +191,7 @@ def _dispatch_job(conductor, job):
     credentials = (details.get('store') or {}).get('credentials')
     with conductor._jobboard.keep_claimed(job):
         try:
-            run_job(task_id, credentials)
+            run_job(conductor.service_conf, task_id, credentials)
         except Exception:
             # E.g. the database is unreachable: give the job back (an
             # exception here would make the conductor trash it).
@@ -210,7 +210,9 @@ def conductor(conf, name: str):
     base = {'blocking': impl_blocking.BlockingConductor,
             'nonblocking': impl_nonblocking.NonBlockingConductor}[
                 opts.conductor_type]
-    cls = type('ImportConductor', (base,), {'_dispatch_job': _dispatch_job})
+    # taskflow calls the hook with the conductor: it carries the conf.
+    cls = type('ImportConductor', (base,),
+               {'_dispatch_job': _dispatch_job, 'service_conf': conf})
     jb = job_backends.fetch(opts.jobboard_name, board_conf(conf),
                             persistence=persistence.backend())
     jb.connect()

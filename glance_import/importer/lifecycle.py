@@ -95,14 +95,14 @@ def run_flow(conf, args: dict, credentials: dict | None, *,
     """
     task_id = args['task_id']
     try:
-        engine = persistence.load_engine(task_id, args, credentials,
+        engine = persistence.load_engine(conf, task_id, args, credentials,
                                          engine_options(conf))
     except Exception:
         if not resumed:
             steps.ImportLock(args['image_id'], task_id, args['method'],
                              args['stores']).revert(None)
         raise
-    persistence.run_engine(task_id, engine)
+    persistence.run_engine(conf, task_id, engine)
 
 
 def resume(conf, task: dict, credentials: dict | None = None) -> None:

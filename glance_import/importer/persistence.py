@@ -25,7 +25,6 @@ import time
 
 import sqlalchemy as sa
 import taskflow.engines
-from oslo_config import cfg
 from taskflow import exceptions as tf_exceptions
 from taskflow import states as tf_states
 from taskflow.persistence import models as tf_models
@@ -38,7 +37,6 @@ from glance_import import tasks
 from glance_import.db import engine as db_engine
 from glance_import.db import tasks as db_tasks
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 FACTORY = 'glance_import.importer.flows.get_flow'
@@ -129,10 +127,10 @@ def process_start_time(pid: int) -> str | None:
     return stat.rsplit(')', 1)[1].split()[19]
 
 
-def this_process() -> dict:
+def this_process(conf) -> dict:
     """The identity recorded as ``owner`` of the flows we run."""
     pid = os.getpid()
-    return {'node': CONF.taskflow_executor.node_name or socket.gethostname(),
+    return {'node': conf.taskflow_executor.node_name or socket.gethostname(),
             'host': socket.gethostname(), 'pid': pid,
             'started': process_start_time(pid)}
 
@@ -165,7 +163,7 @@ def flow_detail(task_id: str):
             return None
 
 
-def create_flow_detail(task_id: str, flow_args: dict, **meta):
+def create_flow_detail(conf, task_id: str, flow_args: dict, **meta):
     """Record the flow of *task_id*: factory, arguments, owner.
 
     *flow_args* are ``flows.get_flow`` keyword arguments (plain data).
@@ -176,7 +174,7 @@ def create_flow_detail(task_id: str, flow_args: dict, **meta):
         return existing
     book = tf_models.LogBook('import-%s' % task_id, uuid=task_id)
     detail = tf_models.FlowDetail('import-%s' % task_id, uuid=task_id)
-    detail.meta = dict(meta, owner=this_process(), factory={
+    detail.meta = dict(meta, owner=this_process(conf), factory={
         'name': FACTORY, 'args': [], 'kwargs': dict(flow_args)})
     book.add(detail)
     with contextlib.closing(backend().get_connection()) as conn:
@@ -190,9 +188,9 @@ def logbook(task_id: str):
         return conn.get_logbook(task_id)
 
 
-def set_owner(detail, owner: dict | None = None) -> None:
-    """Record that *owner* (default: this process) runs *detail* now."""
-    detail.meta = dict(detail.meta or {}, owner=owner or this_process())
+def set_owner(detail, owner: dict) -> None:
+    """Record that *owner* (``this_process``) runs *detail* now."""
+    detail.meta = dict(detail.meta or {}, owner=owner)
     with contextlib.closing(backend().get_connection()) as conn:
         conn.update_flow_details(detail)
 
@@ -244,7 +242,7 @@ def flow_args(detail) -> dict:
                 or {})
 
 
-def load_engine(task_id: str, args: dict, credentials: dict | None,
+def load_engine(conf, task_id: str, args: dict, credentials: dict | None,
                 engine_options: dict):
     """An engine for the saved flow of *task_id*, owned by this process.
 
@@ -253,9 +251,10 @@ def load_engine(task_id: str, args: dict, credentials: dict | None,
     The caller's credentials are injected in memory only: they are never
     written to the database.
     """
-    detail = create_flow_detail(task_id, args)
-    if (detail.meta or {}).get('owner') != this_process():
-        set_owner(detail)
+    detail = create_flow_detail(conf, task_id, args)
+    me = this_process(conf)
+    if (detail.meta or {}).get('owner') != me:
+        set_owner(detail, me)
     engine = taskflow.engines.load_from_detail(
         detail, backend=backend(), **engine_options)
     engine.storage.inject({'credentials': credentials or {}},
@@ -263,14 +262,15 @@ def load_engine(task_id: str, args: dict, credentials: dict | None,
     return engine
 
 
-def run_engine(task_id: str, engine) -> None:
+def run_engine(conf, task_id: str, engine) -> None:
     """Run *engine* to its end, beating the heart of *task_id*.
 
     Raises what the flow raised after its revert. The flow state is
     dropped once the flow has finished either way.
     """
     try:
-        with HEARTBEAT.beating(task_id):
+        with HEARTBEAT.beating(task_id,
+                               conf.taskflow_executor.heartbeat_interval):
             engine.run()
     finally:
         # Kept while unfinished (e.g. the database went away mid-run).
@@ -287,10 +287,13 @@ class Heartbeat:
         self._tasks = {}
         self._lock = threading.Lock()
         self._thread = None
+        self._interval = None
 
     @contextlib.contextmanager
-    def beating(self, task_id):
+    def beating(self, task_id, interval):
+        """Refresh *task_id* every *interval* seconds while in the block."""
         with self._lock:
+            self._interval = interval
             self._tasks[task_id] = self._tasks.get(task_id, 0) + 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -310,7 +313,7 @@ class Heartbeat:
 
     def _loop(self):
         while True:
-            time.sleep(CONF.taskflow_executor.heartbeat_interval)
+            time.sleep(self._interval)
             for task_id in self.running():
                 try:
                     db_tasks.task_update(context.admin_context(), task_id, {},

@@ -85,7 +85,7 @@ def decide(task: dict, owner: dict | None, *, me: dict,
 def recover(conf) -> dict:
     """Scan once; returns {task id: Action} for the tasks acted upon."""
     ctx = context.admin_context()
-    me = persistence.this_process()
+    me = persistence.this_process(conf)
     acted = {}
     for status in (tasks.PROCESSING, tasks.PENDING):
         for task in db_tasks.task_get_all(ctx, filters={'status': status}):
@@ -113,9 +113,9 @@ def recover(conf) -> dict:
                 # Ours from now on: later scans leave it alone.
                 persistence.set_owner(detail, me)
             if action is Action.START:
-                executor.submit(task)
+                executor.submit(conf, task)
             elif action is Action.RESUME:
-                executor.submit_resume(task)
+                executor.submit_resume(conf, task)
             else:
                 revert(conf, task)
     persistence.forget_finished()

@@ -43,7 +43,7 @@ def _abandoned_import(client, data):
     db_tasks.task_update(ctx, task['id'], {'status': 'processing'},
                          from_status='pending')
     detail = persistence.create_flow_detail(
-        task['id'], flows.flow_args_from_task(task, CONF))
+        CONF, task['id'], flows.flow_args_from_task(task, CONF))
     persistence.set_owner(detail, OTHER_NODE)
     return image_id, task['id']
 
@@ -122,7 +122,7 @@ def test_dead_local_process_partial_store_file_is_replaced(service_factory):
     image_id, task_id = _abandoned_import(client, data)
     # Same host, same pid as the test, another start time: a process that
     # is gone (its pid reused).
-    dead = dict(persistence.this_process(), started='0')
+    dead = dict(persistence.this_process(CONF), started='0')
     persistence.set_owner(persistence.flow_detail(task_id), dead)
     store_dir = os.path.join(svc.directory, 'images')
     os.makedirs(store_dir, exist_ok=True)
