@@ -100,7 +100,7 @@ def run_flow(conf, args: dict, credentials: dict | None, *,
     except Exception:
         if not resumed:
             steps.ImportLock(args['image_id'], task_id, args['method'],
-                             args['stores']).revert(None)
+                             args['stores']).revert(conf, None)
         raise
     persistence.run_engine(conf, task_id, engine)
 

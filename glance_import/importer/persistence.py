@@ -248,8 +248,8 @@ def load_engine(conf, task_id: str, args: dict, credentials: dict | None,
 
     The flow is saved first if it was not (*args*: ``flows.get_flow``
     keyword arguments); the engine resumes whatever state it recorded.
-    The caller's credentials are injected in memory only: they are never
-    written to the database.
+    The caller's credentials and the service's conf are injected in
+    memory only: they are never written to the database.
     """
     detail = create_flow_detail(conf, task_id, args)
     me = this_process(conf)
@@ -257,7 +257,8 @@ def load_engine(conf, task_id: str, args: dict, credentials: dict | None,
         set_owner(detail, me)
     engine = taskflow.engines.load_from_detail(
         detail, backend=backend(), **engine_options)
-    engine.storage.inject({'credentials': credentials or {}},
+    # The steps' inputs that are not plain data: kept in memory only.
+    engine.storage.inject({'credentials': credentials or {}, 'conf': conf},
                           transient=True)
     return engine
 

@@ -164,7 +164,7 @@ def _restore_image(conf, task_id, args):
             backends.delete(loc)
         except exception.GlanceImportError as e:
             LOG.warning('Cannot delete %s: %s', loc['url'], e)
-    steps.ImportLock(image_id, task_id, method, stores).revert(None)
+    steps.ImportLock(image_id, task_id, method, stores).revert(conf, None)
     staging.delete(conf, image_id)
     lifecycle.remove_partial_data(conf, image_id, stores)
 

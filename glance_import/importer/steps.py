@@ -17,7 +17,6 @@ import logging
 import os
 import time
 
-from oslo_config import cfg
 from taskflow import task
 from taskflow.types import failure as tf_failure
 
@@ -38,7 +37,6 @@ from glance_import.store import fileio
 from glance_import.store import limits
 from glance_import.store import staging
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 MiB = 1 << 20
@@ -187,10 +185,10 @@ class ImportLock(ImportStep):
         self.stores = [s for s in stores if s]
         super().__init__(image_id, task_id)
 
-    def execute(self):
+    def execute(self, conf):
         self.image()
 
-    def revert(self, result, **kwargs):
+    def revert(self, conf, result, **kwargs):
         ctx = admin_ctx()
         try:
             image = load_image(self.image_id, self.task_id, ctx)
@@ -218,7 +216,7 @@ class ImportLock(ImportStep):
             LOG.warning('Could not restore image %s: %s', self.image_id, e)
         # Staged data never outlives a failed import (the image is queued
         # again, or active for copy-image).
-        staging.delete(CONF, self.image_id)
+        staging.delete(conf, self.image_id)
         if not db_locks.release_import_lock(ctx, self.image_id, self.task_id):
             LOG.warning('Import lock of image %s was already lost',
                         self.image_id)
@@ -229,8 +227,8 @@ class ImportLock(ImportStep):
 class _StagingStep(ImportStep):
     """A step that fills the staging file; its revert removes it."""
 
-    def revert(self, result, **kwargs):
-        staging.delete(CONF, self.image_id)
+    def revert(self, conf, result, **kwargs):
+        staging.delete(conf, self.image_id)
 
 
 class UseStagedData(_StagingStep):
@@ -240,19 +238,19 @@ class UseStagedData(_StagingStep):
     ``queued``, and staged data must not outlive that.
     """
 
-    def execute(self):
-        path = staging.path(CONF, self.image_id)
+    def execute(self, conf):
+        path = staging.path(conf, self.image_id)
         if not os.path.isfile(path):
             raise exception.ImportTaskError(
                 reason='Staged data of image %s is missing' % self.image_id)
 
 
-def _write_staging(image_id, task_id, chunks, expected=None):
+def _write_staging(conf, image_id, task_id, chunks, expected=None):
     progress = Progress(task_id, _progress_base(task_id))
-    staging.delete(CONF, image_id)
+    staging.delete(conf, image_id)
     try:
-        return staging.write(CONF, image_id, progress.wrap(chunks),
-                             CONF.image_size_cap, expected_size=expected)
+        return staging.write(conf, image_id, progress.wrap(chunks),
+                             conf.image_size_cap, expected_size=expected)
     except exception.BadRequest as e:
         raise exception.ImportTaskError(reason=e.msg)
 
@@ -264,27 +262,27 @@ class WebDownload(_StagingStep):
         self.uri = uri
         super().__init__(image_id, task_id)
 
-    def execute(self):
+    def execute(self, conf):
         self.image()
-        response = uri_filter.open_url(CONF, self.uri)
-        _write_staging(self.image_id, self.task_id,
-                       response.iter_chunks(CONF.image_size_cap),
+        response = uri_filter.open_url(conf, self.uri)
+        _write_staging(conf, self.image_id, self.task_id,
+                       response.iter_chunks(conf.image_size_cap),
                        expected=response.length)
 
 
 class CopyFromStore(_StagingStep):
     """copy-image: read an existing location into staging."""
 
-    def execute(self):
+    def execute(self, conf):
         image = self.image()
-        location = _source_location(image)
-        _write_staging(self.image_id, self.task_id,
+        location = _source_location(conf, image)
+        _write_staging(conf, self.image_id, self.task_id,
                        backends.read(location), expected=image.size)
 
 
-def _source_location(image):
-    enabled = set(backends.store_ids(CONF))
-    default = backends.default_store_id(CONF)
+def _source_location(conf, image):
+    enabled = set(backends.store_ids(conf))
+    default = backends.default_store_id(conf)
     ordered = sorted(image.locations,
                      key=lambda loc: loc['metadata'].get('store') != default)
     for loc in ordered:
@@ -308,11 +306,11 @@ class RemoteMetadata(ImportStep):
         self.interface = interface
         super().__init__(image_id, task_id, **kwargs)
 
-    def execute(self, credentials):
+    def execute(self, conf, credentials):
         image = self.image()
-        info = remote.image_info(CONF, credentials, self.region,
+        info = remote.image_info(conf, credentials, self.region,
                                  self.interface, self.remote_image_id)
-        props = remote.copied_properties(CONF, info)
+        props = remote.copied_properties(conf, info)
         previous = {'disk_format': image.disk_format,
                     'container_format': image.container_format,
                     'properties': {k: image.properties.get(k)
@@ -323,7 +321,7 @@ class RemoteMetadata(ImportStep):
                   set_properties=props)
         return {'previous': previous, 'size': info.get('size')}
 
-    def revert(self, result, **kwargs):
+    def revert(self, conf, result, **kwargs):
         # After a failure past the save, the result is lost: use the copy.
         previous = result['previous'] if isinstance(result, dict) else \
             getattr(self, '_previous', None)
@@ -352,12 +350,12 @@ class RemoteDownload(_StagingStep):
         self.interface = interface
         super().__init__(image_id, task_id)
 
-    def execute(self, credentials, remote_info):
+    def execute(self, conf, credentials, remote_info):
         self.image()
-        response = remote.open_data(CONF, credentials, self.region,
+        response = remote.open_data(conf, credentials, self.region,
                                     self.interface, self.remote_image_id)
-        _write_staging(self.image_id, self.task_id,
-                       response.iter_chunks(CONF.image_size_cap),
+        _write_staging(conf, self.image_id, self.task_id,
+                       response.iter_chunks(conf.image_size_cap),
                        expected=remote_info.get('size'))
 
 
@@ -370,18 +368,18 @@ class InspectFormat(ImportStep):
     Records virtual_size; revert clears it.
     """
 
-    def execute(self):
+    def execute(self, conf):
         image = self.image()
-        path = staging.path(CONF, self.image_id)
+        path = staging.path(conf, self.image_id)
         try:
-            verdict = inspect.inspect_file(CONF, path, image.disk_format,
+            verdict = inspect.inspect_file(conf, path, image.disk_format,
                                            image.container_format)
         except exception.InvalidImageData as e:
             raise exception.ImportTaskError(reason=e.msg)
         if verdict.virtual_size is not None:
             self.save(values={'virtual_size': verdict.virtual_size})
 
-    def revert(self, result, **kwargs):
+    def revert(self, conf, result, **kwargs):
         if isinstance(result, tf_failure.Failure):
             return
         try:
@@ -409,9 +407,9 @@ class WriteToStore(ImportStep):
         super().__init__(image_id, task_id,
                          name='WriteToStore-%s' % (store_id or 'default'))
 
-    def execute(self):
+    def execute(self, conf):
         try:
-            return self._write()
+            return self._write(conf)
         except ImportAborted:
             raise
         except Exception as e:
@@ -422,9 +420,9 @@ class WriteToStore(ImportStep):
             self.save(failed=[self.store_id])
             return None
 
-    def _write(self):
+    def _write(self, conf):
         image = self.image()
-        path = staging.path(CONF, self.image_id)
+        path = staging.path(conf, self.image_id)
         try:
             size = os.path.getsize(path)
         except OSError:
@@ -432,12 +430,12 @@ class WriteToStore(ImportStep):
                 reason='Staged data of image %s is missing' % self.image_id)
         if image.size is not None and image.size != size:
             raise exception.ImportTaskError(reason='Image size mismatch')
-        if size > CONF.image_size_cap:
+        if size > conf.image_size_cap:
             raise exception.ImageSizeLimitExceeded()
-        remaining = accounting.remaining_quota(CONF, admin_ctx(), image.owner,
+        remaining = accounting.remaining_quota(conf, admin_ctx(), image.owner,
                                                self.image_id)
-        limits.check_declared(size, CONF.image_size_cap, remaining)
-        stored = self._store(image, path, size)
+        limits.check_declared(size, conf.image_size_cap, remaining)
+        stored = self._store(conf, image, path, size)
         location = {'url': stored.url, 'metadata': stored.metadata}
         try:
             return self._record(image, stored, location)
@@ -445,25 +443,25 @@ class WriteToStore(ImportStep):
             backends.delete(location)
             raise
 
-    def _store(self, image, path, size):
-        if self._is_file_store():
+    def _store(self, conf, image, path, size):
+        if self._is_file_store(conf):
             # Same filesystem: the staged file is hard-linked, not copied.
             stored = backends.add_from_staged_file(
-                CONF, self.image_id, path, staging.staged_from_image(image),
+                conf, self.image_id, path, staging.staged_from_image(image),
                 store_id=self.store_id)
             progress = Progress(self.task_id, _progress_base(self.task_id))
             progress.add(size)
             return stored
         progress = Progress(self.task_id, _progress_base(self.task_id))
-        return backends.add(CONF, self.image_id,
+        return backends.add(conf, self.image_id,
                             progress.wrap(fileio.read_chunks(path),
                                           copying=True),
                             size=size, store_id=self.store_id)
 
-    def _is_file_store(self):
-        if CONF.enabled_backends:
-            return backends.store_type(CONF, self.store_id) == 'file'
-        return CONF.glance_store.default_store == 'file'
+    def _is_file_store(self, conf):
+        if conf.enabled_backends:
+            return backends.store_type(conf, self.store_id) == 'file'
+        return conf.glance_store.default_store == 'file'
 
     def _record(self, image, stored, location):
         if image.checksum is not None and (
@@ -486,7 +484,7 @@ class WriteToStore(ImportStep):
         return {'id': location_id, 'url': stored.url,
                 'metadata': dict(stored.metadata)}
 
-    def revert(self, result, **kwargs):
+    def revert(self, conf, result, **kwargs):
         try:
             self.image()
         except ImportAborted as e:
@@ -527,9 +525,9 @@ class WriteToStore(ImportStep):
 class DeleteStaging(ImportStep):
     """Remove the staged data once every store has its copy."""
 
-    def execute(self):
+    def execute(self, conf):
         try:
-            staging.delete(CONF, self.image_id)
+            staging.delete(conf, self.image_id)
         except Exception as e:
             LOG.warning('Could not delete staged data of %s: %s',
                         self.image_id, e)
@@ -542,7 +540,7 @@ class Complete(ImportStep):
         self.method = method
         super().__init__(image_id, task_id)
 
-    def execute(self):
+    def execute(self, conf):
         image = self.image()
         if image.status != images.ACTIVE:
             raise exception.ImportTaskError(

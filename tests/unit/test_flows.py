@@ -9,6 +9,7 @@ import os
 import uuid
 
 import pytest
+from oslo_config import cfg
 from taskflow.types import failure as tf_failure
 
 from glance_import import context
@@ -59,7 +60,6 @@ def ctx():
 def new_import(ctx, status=images.IMPORTING, stores=('fast', 'slow'),
                data=DATA, **values):
     """An image locked by a fresh processing task, with staged data."""
-    from oslo_config import cfg
     values.setdefault('disk_format', 'raw')
     values.setdefault('container_format', 'bare')
     image = db_images.image_create(ctx, dict(values, owner='p1',
@@ -81,7 +81,6 @@ def get(ctx, image_id):
 
 
 def staged(image_id):
-    from oslo_config import cfg
     return os.path.exists(staging.path(cfg.CONF, image_id))
 
 
@@ -163,8 +162,8 @@ def test_import_lock_revert_restores_image(env, ctx):
     image_id, task_id = new_import(ctx)
     step = steps.ImportLock(image_id, task_id, 'glance-direct',
                             ['fast', 'slow'])
-    step.execute()
-    step.revert(None)
+    step.execute(cfg.CONF)
+    step.revert(cfg.CONF, None)
     image = get(ctx, image_id)
     assert image.status == images.QUEUED
     assert image.import_lock is None
@@ -180,9 +179,9 @@ def test_import_lock_revert_leaves_a_taken_over_image_alone(env, ctx):
     db_locks.acquire_import_lock(ctx, image_id, other)
     with pytest.raises(steps.ImportAborted):
         steps.ImportLock(image_id, task_id, 'glance-direct',
-                         ['fast']).execute()
+                         ['fast']).execute(cfg.CONF)
     steps.ImportLock(image_id, task_id, 'glance-direct', ['fast']).revert(
-        None)
+        cfg.CONF, None)
     image = get(ctx, image_id)
     assert image.status == images.IMPORTING
     assert image.import_lock == other
@@ -194,7 +193,7 @@ def test_copy_image_revert_keeps_image_active(env, ctx):
                                    stores=['slow'])
     db_images.image_update(ctx, image_id, {'status': images.ACTIVE})
     steps.ImportLock(image_id, task_id, 'copy-image', ['slow']).revert(
-        None)
+        cfg.CONF, None)
     image = get(ctx, image_id)
     assert image.status == images.ACTIVE
     assert image.properties[images.FAILED_IMPORT] == 'slow'
@@ -203,23 +202,23 @@ def test_copy_image_revert_keeps_image_active(env, ctx):
 def test_staging_step_revert_removes_staged_data(env, ctx):
     image_id, task_id = new_import(ctx)
     step = steps.UseStagedData(image_id, task_id)
-    step.execute()
-    step.revert(None)
+    step.execute(cfg.CONF)
+    step.revert(cfg.CONF, None)
     assert not staged(image_id)
 
 
 def test_staged_data_must_exist(env, ctx):
     image_id, task_id = new_import(ctx, data=None)
     with pytest.raises(exception.ImportTaskError):
-        steps.UseStagedData(image_id, task_id).execute()
+        steps.UseStagedData(image_id, task_id).execute(cfg.CONF)
 
 
 def test_inspect_revert_clears_virtual_size(env, ctx):
     image_id, task_id = new_import(ctx)
     step = steps.InspectFormat(image_id, task_id)
-    step.execute()
+    step.execute(cfg.CONF)
     assert get(ctx, image_id).virtual_size == len(DATA)
-    step.revert(None)
+    step.revert(cfg.CONF, None)
     assert get(ctx, image_id).virtual_size is None
 
 
@@ -227,7 +226,7 @@ def test_inspect_refuses_mismatch(env, ctx):
     image_id, task_id = new_import(ctx, data=b'QFI\xfb' + b'\0' * 4096,
                                    disk_format='vmdk')
     with pytest.raises(exception.ImportTaskError) as info:
-        steps.InspectFormat(image_id, task_id).execute()
+        steps.InspectFormat(image_id, task_id).execute(cfg.CONF)
     assert 'Image' in info.value.msg
 
 
@@ -236,7 +235,7 @@ def test_write_to_store_revert_removes_its_copy(env, ctx, as_failure):
     image_id, task_id = new_import(ctx)
     step = steps.WriteToStore(image_id, task_id, 'fast', set_active=True,
                               must_succeed=True)
-    result = step.execute()
+    result = step.execute(cfg.CONF)
     image = get(ctx, image_id)
     assert image.status == images.ACTIVE
     assert image.stores == ['fast']
@@ -248,7 +247,7 @@ def test_write_to_store_revert_removes_its_copy(env, ctx, as_failure):
             raise RuntimeError('late failure')
         except RuntimeError:
             result = tf_failure.Failure()
-    step.revert(result)
+    step.revert(cfg.CONF, result)
     image = get(ctx, image_id)
     assert image.locations == []
     assert os.listdir(env / 'fast') == []
@@ -265,7 +264,7 @@ def test_write_to_store_tolerated_failure(env, ctx, monkeypatch):
     monkeypatch.setattr(backends, 'add_from_staged_file', broken)
     step = steps.WriteToStore(image_id, task_id, 'slow', set_active=True,
                               must_succeed=False)
-    assert step.execute() is None
+    assert step.execute(cfg.CONF) is None
     image = get(ctx, image_id)
     assert image.status == images.IMPORTING
     assert image.properties[images.FAILED_IMPORT] == 'slow'
@@ -273,17 +272,18 @@ def test_write_to_store_tolerated_failure(env, ctx, monkeypatch):
     step = steps.WriteToStore(image_id, task_id, 'slow', set_active=True,
                               must_succeed=True)
     with pytest.raises(OSError):
-        step.execute()
+        step.execute(cfg.CONF)
 
 
 def test_second_store_must_match_the_first(env, ctx):
-    from oslo_config import cfg
     image_id, task_id = new_import(ctx)
-    steps.WriteToStore(image_id, task_id, 'fast', False, True).execute()
+    steps.WriteToStore(image_id, task_id, 'fast', False, True).execute(
+        cfg.CONF)
     staging.delete(cfg.CONF, image_id)
     staging.write(cfg.CONF, image_id, [DATA[::-1]], len(DATA) + 1)
     with pytest.raises(exception.ImportTaskError) as info:
-        steps.WriteToStore(image_id, task_id, 'slow', True, True).execute()
+        steps.WriteToStore(image_id, task_id, 'slow', True, True).execute(
+            cfg.CONF)
     assert 'does not match' in info.value.msg
     assert os.listdir(env / 'slow') == []
 
@@ -291,10 +291,10 @@ def test_second_store_must_match_the_first(env, ctx):
 def test_complete_needs_active_image_and_drops_lock(env, ctx):
     image_id, task_id = new_import(ctx)
     with pytest.raises(exception.ImportTaskError) as info:
-        steps.Complete(image_id, task_id, 'glance-direct').execute()
+        steps.Complete(image_id, task_id, 'glance-direct').execute(cfg.CONF)
     assert info.value.msg == 'None of the uploads finished!'
     db_images.image_update(ctx, image_id, {'status': images.ACTIVE})
-    steps.Complete(image_id, task_id, 'glance-direct').execute()
+    steps.Complete(image_id, task_id, 'glance-direct').execute(cfg.CONF)
     assert get(ctx, image_id).import_lock is None
 
 
@@ -302,13 +302,13 @@ def test_inject_metadata_revert_restores_properties(env, ctx):
     image_id, task_id = new_import(ctx, data=None)
     db_images.image_update(ctx, image_id, set_properties={'k1': 'old'})
     step = inject_image_metadata.get_flow(image_id, task_id)
-    result = step.execute({'roles': ['member']})
+    result = step.execute(cfg.CONF, {'roles': ['member']})
     assert get(ctx, image_id).properties['k1'] == 'v1'
-    step.revert(result)
+    step.revert(cfg.CONF, result)
     assert get(ctx, image_id).properties['k1'] == 'old'
     # Users with an ignored role get nothing injected.
     db_images.image_update(ctx, image_id, remove_properties=['k1'])
-    assert step.execute({'roles': ['admin']}) is None
+    assert step.execute(cfg.CONF, {'roles': ['admin']}) is None
     assert 'k1' not in get(ctx, image_id).properties
 
 
@@ -319,12 +319,12 @@ def test_remote_metadata_revert_restores_formats(env, ctx, monkeypatch):
         'disk_format': 'raw', 'container_format': 'bare', 'size': 10,
         'hw_disk_bus': 'scsi', 'status': 'active'})
     step = steps.RemoteMetadata(image_id, task_id, 'r', 'R', 'public')
-    result = step.execute({})
+    result = step.execute(cfg.CONF, {})
     image = get(ctx, image_id)
     assert image.disk_format == 'raw'
     assert image.properties['hw_disk_bus'] == 'scsi'
     assert result['size'] == 10
-    step.revert(result)
+    step.revert(cfg.CONF, result)
     image = get(ctx, image_id)
     assert image.disk_format == 'qcow2'
     assert 'hw_disk_bus' not in image.properties

@@ -8,7 +8,6 @@ a taskflow atom. Plugins never run for copy-image.
 
 import logging
 
-from oslo_config import cfg
 from stevedore import named
 
 from glance_import import exception
@@ -16,7 +15,6 @@ from glance_import.importer import steps
 from glance_import.store import fileio
 from glance_import.store import staging
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 NAMESPACE = 'glance_import.image_import.plugins'
 
@@ -47,12 +45,12 @@ class StagedDataRewrite(steps.ImportStep):
 
     scratch_suffix = '.tmp'
 
-    def scratch_path(self):
+    def scratch_path(self, conf):
         """Where the rewritten data is written before it replaces the file."""
-        return staging.path(CONF, self.image_id) + self.scratch_suffix
+        return staging.path(conf, self.image_id) + self.scratch_suffix
 
-    def revert(self, result, **kwargs):
-        fileio.unlink_quietly(self.scratch_path())
+    def revert(self, conf, result, **kwargs):
+        fileio.unlink_quietly(self.scratch_path(conf))
         if not isinstance(result, dict):
             result = getattr(self, '_previous', None)
         if result is not None:

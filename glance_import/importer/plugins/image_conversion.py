@@ -14,7 +14,6 @@ import logging
 import os
 
 from oslo_concurrency import processutils
-from oslo_config import cfg
 
 from glance_import import exception
 from glance_import.importer import inspect
@@ -22,7 +21,6 @@ from glance_import.importer import plugins
 from glance_import.store import fileio
 from glance_import.store import staging
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 QEMU_IMG = 'qemu-img'
@@ -36,13 +34,13 @@ def _refuse(reason):
     raise exception.ImportTaskError(reason=reason)
 
 
-def qemu_info(path, fmt):
+def qemu_info(conf, path, fmt):
     """``qemu-img info`` as a dict, run under INFO_LIMITS."""
     try:
         out, _err = processutils.execute(
             QEMU_IMG, 'info', '-f', fmt, '--output=json', path,
             prlimit=INFO_LIMITS,
-            python_exec=CONF.wsgi.python_interpreter or None)
+            python_exec=conf.wsgi.python_interpreter or None)
     except processutils.ProcessExecutionError as e:
         _refuse('qemu-img could not read the image as %s: %s'
                 % (fmt, (e.stderr or '').strip()[:200]))
@@ -54,7 +52,7 @@ def qemu_info(path, fmt):
         _refuse('qemu-img info returned invalid output')
 
 
-def check_qemu_info(info, fmt):
+def check_qemu_info(conf, info, fmt):
     """Refuse what qemu-img reports as unsafe for conversion."""
     if info.get('format') != fmt:
         _refuse('Image format %s does not match qemu-img format %s'
@@ -66,29 +64,29 @@ def check_qemu_info(info, fmt):
         _refuse('Image has an external data file; refusing to convert it')
     if fmt == 'vmdk':
         create_type = specific.get('create-type')
-        if create_type not in CONF.image_format.vmdk_allowed_types:
+        if create_type not in conf.image_format.vmdk_allowed_types:
             _refuse('VMDK create-type %s is not allowed' % create_type)
 
 
-def convert(path, src_fmt, dst_fmt, out_path):
+def convert(conf, path, src_fmt, dst_fmt, out_path):
     try:
         processutils.execute(
             QEMU_IMG, 'convert', '-f', src_fmt, '-O', dst_fmt, path,
             out_path, prlimit=CONVERT_LIMITS,
-            python_exec=CONF.wsgi.python_interpreter or None)
+            python_exec=conf.wsgi.python_interpreter or None)
     except processutils.ProcessExecutionError as e:
         _refuse('qemu-img convert failed: %s'
                 % (e.stderr or '').strip()[:200])
 
 
 class _Convert(plugins.StagedDataRewrite):
-    def execute(self):
+    def execute(self, conf):
         image = self.image()
         declared = image.disk_format
-        target = CONF.image_conversion.output_format
-        path = staging.path(CONF, self.image_id)
+        target = conf.image_conversion.output_format
+        path = staging.path(conf, self.image_id)
         try:
-            verdict = inspect.inspect_file(CONF, path, declared, 'bare')
+            verdict = inspect.inspect_file(conf, path, declared, 'bare')
         except exception.InvalidImageData as e:
             _refuse(e.msg)
         if verdict.format == 'iso':
@@ -97,15 +95,15 @@ class _Convert(plugins.StagedDataRewrite):
             _refuse('ISO data cannot be converted')
         if declared == 'iso':
             _refuse('Image declared iso does not contain ISO data')
-        info = qemu_info(path, declared)
-        check_qemu_info(info, declared)
+        info = qemu_info(conf, path, declared)
+        check_qemu_info(conf, info, declared)
         if declared == target:
             return None
-        tmp = self.scratch_path()
+        tmp = self.scratch_path(conf)
         try:
-            convert(path, declared, target, tmp)
+            convert(conf, path, declared, target, tmp)
             try:
-                inspect.inspect_file(CONF, tmp, target, 'bare')
+                inspect.inspect_file(conf, tmp, target, 'bare')
             except exception.InvalidImageData as e:
                 _refuse('Converted image is not valid %s: %s'
                         % (target, e.msg))
@@ -126,9 +124,9 @@ class _Convert(plugins.StagedDataRewrite):
                  declared, target)
         return previous
 
-    def scratch_path(self):
-        return '%s.%s' % (staging.path(CONF, self.image_id),
-                         CONF.image_conversion.output_format)
+    def scratch_path(self, conf):
+        return '%s.%s' % (staging.path(conf, self.image_id),
+                          conf.image_conversion.output_format)
 
 
 def get_flow(image_id, task_id, **kwargs):

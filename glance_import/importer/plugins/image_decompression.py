@@ -12,14 +12,11 @@ import logging
 import os
 import zipfile
 
-from oslo_config import cfg
-
 from glance_import import exception
 from glance_import.importer import plugins
 from glance_import.store import fileio
 from glance_import.store import staging
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
@@ -47,8 +44,7 @@ def _single_member(names, kind):
     return names[0]
 
 
-def _copy_limited(src, dst_path):
-    cap = CONF.image_size_cap
+def _copy_limited(src, dst_path, cap):
     total = 0
     with open(dst_path, 'wb') as dst:
         while True:
@@ -65,25 +61,26 @@ def _copy_limited(src, dst_path):
         os.fsync(dst.fileno())
 
 
-def decompress(kind, path, out_path):
-    """Write the single decompressed member of *path* to *out_path*."""
+def decompress(kind, path, out_path, cap):
+    """Write the single decompressed member of *path* to *out_path*,
+    refusing more than *cap* bytes."""
     try:
         if kind == 'gzip':
             with gzip.open(path, 'rb') as src:
-                _copy_limited(src, out_path)
+                _copy_limited(src, out_path, cap)
         elif kind == 'zip':
             with zipfile.ZipFile(path) as archive:
                 member = _single_member(archive.namelist(), 'zip')
                 with archive.open(member) as src:
-                    _copy_limited(src, out_path)
+                    _copy_limited(src, out_path, cap)
         else:
-            _decompress_lha(path, out_path)
+            _decompress_lha(path, out_path, cap)
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as e:
         raise exception.ImportTaskError(
             reason='Cannot decompress %s image data: %s' % (kind, e))
 
 
-def _decompress_lha(path, out_path):
+def _decompress_lha(path, out_path, cap):
     try:
         import lhafile
     except ImportError:
@@ -93,7 +90,7 @@ def _decompress_lha(path, out_path):
     archive = lhafile.LhaFile(path)
     member = _single_member(archive.namelist(), 'lha')
     data = archive.read(member)
-    if len(data) > CONF.image_size_cap:
+    if len(data) > cap:
         raise exception.ImportTaskError(
             reason='Decompressed image is larger than image_size_cap')
     with open(out_path, 'wb') as dst:
@@ -104,17 +101,17 @@ def _decompress_lha(path, out_path):
 class _Decompress(plugins.StagedDataRewrite):
     scratch_suffix = '.uc'
 
-    def execute(self):
+    def execute(self, conf):
         image = self.image()
         if image.container_format == 'compressed':
             return None
-        path = staging.path(CONF, self.image_id)
+        path = staging.path(conf, self.image_id)
         kind = detect(path)
         if kind is None:
             return None
-        tmp = self.scratch_path()
+        tmp = self.scratch_path(conf)
         try:
-            decompress(kind, path, tmp)
+            decompress(kind, path, tmp, conf.image_size_cap)
             os.replace(tmp, path)
         finally:
             fileio.unlink_quietly(tmp)

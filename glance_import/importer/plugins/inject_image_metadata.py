@@ -8,19 +8,16 @@ values.
 
 import logging
 
-from oslo_config import cfg
-
 from glance_import import exception
 from glance_import import images
 from glance_import.importer import steps
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
 class _InjectMetadata(steps.ImportStep):
-    def execute(self, credentials):
-        opts = CONF.inject_metadata_properties
+    def execute(self, conf, credentials):
+        opts = conf.inject_metadata_properties
         roles = set((credentials or {}).get('roles') or [])
         if roles & set(opts.ignore_user_roles):
             return None
@@ -39,7 +36,7 @@ class _InjectMetadata(steps.ImportStep):
         self.save(set_properties=inject)
         return previous
 
-    def revert(self, result, **kwargs):
+    def revert(self, conf, result, **kwargs):
         # After a failure past the save, the result is lost: use the copy.
         if not isinstance(result, dict):
             result = getattr(self, '_previous', None)
