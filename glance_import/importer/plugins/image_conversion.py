@@ -17,9 +17,9 @@ from oslo_concurrency import processutils
 from oslo_config import cfg
 
 from glance_import import exception
-from glance_import.importer import inspect
 from glance_import.importer import plugins
 from glance_import.store import fileio
+from glance_import.store import inspection
 from glance_import.store import staging
 
 CONF = cfg.CONF
@@ -88,7 +88,7 @@ class _Convert(plugins.StagedDataRewrite):
         target = CONF.image_conversion.output_format
         path = staging.path(CONF, self.image_id)
         try:
-            verdict = inspect.inspect_file(CONF, path, declared, 'bare')
+            verdict = inspection.inspect_file(CONF, path, declared, 'bare')
         except exception.InvalidImageData as e:
             _refuse(e.msg)
         if verdict.format == 'iso':
@@ -105,7 +105,7 @@ class _Convert(plugins.StagedDataRewrite):
         try:
             convert(path, declared, target, tmp)
             try:
-                inspect.inspect_file(CONF, tmp, target, 'bare')
+                inspection.inspect_file(CONF, tmp, target, 'bare')
             except exception.InvalidImageData as e:
                 _refuse('Converted image is not valid %s: %s'
                         % (target, e.msg))
