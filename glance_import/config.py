@@ -355,7 +355,7 @@ def _register_store_opts(conf):
         stevedore_log.addFilter(_DRIVER_FILTER)
     glance_store.register_opts(conf)
     # Multi-store options are registered once enabled_backends is known
-    # (see glance_import.store.backends.configure).
+    # (see glance_import.store.registry.configure).
 
 
 def list_opts():

@@ -7,6 +7,7 @@ SQLAlchemy URL. An unreachable configured database fails the run.
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -100,6 +101,21 @@ def _db_only_config(url):
     with os.fdopen(fd, 'w') as f:
         f.write('[database]\nconnection = %s\n' % url)
     return path
+
+
+def qcow2_pair(directory):
+    """A plain qcow2 and one with it as backing file, made by qemu-img in
+    *directory* (a pathlib.Path); skips the test without qemu-img."""
+    import pytest
+    if not shutil.which('qemu-img'):
+        pytest.skip('qemu-img (qemu-utils) is not installed')
+    base = directory / 'base.qcow2'
+    top = directory / 'top.qcow2'
+    subprocess.run(['qemu-img', 'create', '-f', 'qcow2', str(base), '2M'],
+                   check=True, capture_output=True)
+    subprocess.run(['qemu-img', 'create', '-f', 'qcow2', '-b', str(base),
+                    '-F', 'qcow2', str(top)], check=True, capture_output=True)
+    return base, top
 
 
 def free_port():

@@ -20,6 +20,7 @@ from glance_import.api import util
 from glance_import.db import accounting
 from glance_import.db import images as db_images
 from glance_import.store import backends
+from glance_import.store import discovery
 from glance_import.store import fileio
 from glance_import.store import inspection
 from glance_import.store import limits
@@ -190,7 +191,7 @@ def _ordered_locations(image, prefer=()):
         store = loc['metadata'].get('store')
         if store in prefer:
             return (0, prefer.index(store))
-        return (1, -backends.store_weight(CONF, store))
+        return (1, -discovery.store_weight(CONF, store))
     return sorted(image.locations, key=rank)
 
 

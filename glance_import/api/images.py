@@ -90,8 +90,8 @@ def _preferred_location(locations, conf):
     """The location read first: the heaviest store, then oldest."""
     if not _multi_store(conf):
         return locations[0]
-    from glance_import.store import backends
-    return max(locations, key=lambda loc: backends.store_weight(
+    from glance_import.store import discovery
+    return max(locations, key=lambda loc: discovery.store_weight(
         conf, loc['metadata'].get('store')))
 
 

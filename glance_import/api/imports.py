@@ -18,6 +18,7 @@ from glance_import.importer import locks
 from glance_import.importer import request as import_request
 from glance_import.importer import uri_filter
 from glance_import.store import backends
+from glance_import.store import discovery
 
 CONF = cfg.CONF
 
@@ -72,7 +73,7 @@ def _require_multi_store():
 def list_stores(req):
     """GET /v2/info/stores: the stores clients may name; 200."""
     _require_multi_store()
-    return util.json_response({'stores': backends.stores_info(CONF)})
+    return util.json_response({'stores': discovery.stores_info(CONF)})
 
 
 @util.no_body
@@ -83,4 +84,4 @@ def list_stores_detail(req):
                      {'project_id': ctx.project_id})
     _require_multi_store()
     return util.json_response(
-        {'stores': backends.stores_info(CONF, detail=True)})
+        {'stores': discovery.stores_info(CONF, detail=True)})

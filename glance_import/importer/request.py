@@ -9,10 +9,20 @@ import uuid
 
 from glance_import import exception
 from glance_import import images
+from glance_import.store import registry
 
 STORE_HEADER = 'X-Image-Meta-Store'
-RESERVED_STORE_PREFIX = 'os_glance_'
-READ_ONLY_STORE_TYPES = ('http',)
+
+# Imports word the store layer's refusals as Glance's import call does.
+_STORE_REFUSALS = {
+    registry.Unwritable.RESERVED:
+        (exception.BadRequest, "Store '%s' is reserved for the service's "
+                               "own use"),
+    registry.Unwritable.UNKNOWN:
+        (exception.Conflict, 'Store for identifier %s not found'),
+    registry.Unwritable.READ_ONLY:
+        (exception.BadRequest, "Store '%s' is read-only"),
+}
 
 
 @dataclasses.dataclass
@@ -98,10 +108,9 @@ def check_image(image, req):
 
 
 def available_stores(conf):
-    """Stores all_stores means: writable, not reserved."""
-    return [sid for sid, kind in (conf.enabled_backends or {}).items()
-            if kind not in READ_ONLY_STORE_TYPES
-            and not sid.startswith(RESERVED_STORE_PREFIX)]
+    """Stores all_stores means: those clients may write to."""
+    return [store_id for store_id in registry.store_ids(conf)
+            if registry.unwritable(conf, store_id) is None]
 
 
 def resolve_stores(conf, image, req):
@@ -110,7 +119,7 @@ def resolve_stores(conf, image, req):
     Returns an empty list when copy-image with all_stores finds the image
     already everywhere (the call then succeeds without a task).
     """
-    if not conf.enabled_backends:
+    if not registry.is_multi_store(conf):
         if req.method == 'copy-image':
             raise exception.BadRequest(
                 'copy-image needs several stores (enabled_backends); this '
@@ -133,17 +142,13 @@ def resolve_stores(conf, image, req):
                 "both specified")
         stores = list(body['stores'])
     else:
-        stores = [req.header_store or conf.glance_store.default_backend]
+        stores = [req.header_store or registry.default_store_id(conf)]
     stores = list(dict.fromkeys(stores))
     for store in stores:
-        if store.startswith(RESERVED_STORE_PREFIX):
-            raise exception.BadRequest(
-                "Store '%s' is reserved for the service's own use" % store)
-        if store not in conf.enabled_backends:
-            raise exception.Conflict('Store for identifier %s not found'
-                                     % store)
-        if conf.enabled_backends[store] in READ_ONLY_STORE_TYPES:
-            raise exception.BadRequest("Store '%s' is read-only" % store)
+        reason = registry.unwritable(conf, store)
+        if reason is not None:
+            error, message = _STORE_REFUSALS[reason]
+            raise error(message % store)
     if not stores:
         raise exception.BadRequest('No store to import the image to')
     if req.method == 'copy-image':

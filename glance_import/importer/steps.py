@@ -29,11 +29,11 @@ from glance_import.db import engine as db_engine
 from glance_import.db import images as db_images
 from glance_import.db import locks as db_locks
 from glance_import.db import tasks as db_tasks
-from glance_import.importer import inspect
 from glance_import.importer import remote
 from glance_import.importer import uri_filter
 from glance_import.store import backends
 from glance_import.store import fileio
+from glance_import.store import inspection
 from glance_import.store import limits
 from glance_import.store import staging
 
@@ -372,8 +372,8 @@ class InspectFormat(ImportStep):
         image = self.image()
         path = staging.path(conf, self.image_id)
         try:
-            verdict = inspect.inspect_file(conf, path, image.disk_format,
-                                           image.container_format)
+            verdict = inspection.inspect_file(conf, path, image.disk_format,
+                                              image.container_format)
         except exception.InvalidImageData as e:
             raise exception.ImportTaskError(reason=e.msg)
         if verdict.virtual_size is not None:

@@ -2,8 +2,6 @@
 
 import hashlib
 import os
-import shutil
-import subprocess
 import threading
 import uuid
 
@@ -378,14 +376,7 @@ def test_missing_data_file_is_404(client, service, uploaded):
 @pytest.fixture
 def qcow2_images(tmp_path):
     """A plain qcow2 and one with a backing file, made by qemu-img."""
-    if not shutil.which('qemu-img'):
-        pytest.skip('qemu-img (qemu-utils) is not installed')
-    base = tmp_path / 'base.qcow2'
-    top = tmp_path / 'top.qcow2'
-    subprocess.run(['qemu-img', 'create', '-f', 'qcow2', str(base), '2M'],
-                   check=True, capture_output=True)
-    subprocess.run(['qemu-img', 'create', '-f', 'qcow2', '-b', str(base),
-                    '-F', 'qcow2', str(top)], check=True, capture_output=True)
+    base, top = fixtures.qcow2_pair(tmp_path)
     return base.read_bytes(), top.read_bytes()
 
 

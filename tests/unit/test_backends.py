@@ -11,7 +11,11 @@ from glance_store import location as gs_location
 from glance_import import exception
 from glance_import import startup
 from glance_import.store import backends
+from glance_import.store import discovery
 from glance_import.store import fileio
+from glance_import.store import glance_store_driver
+from glance_import.store import native_file
+from glance_import.store import registry
 from tests import fixtures
 
 BIG = os.urandom(5 * 1024 * 1024 + 11)
@@ -55,7 +59,7 @@ def test_single_store_layout(single, tmp_path):
     assert backends.store_ids(single) == []
     assert backends.default_store_id(single) is None
     assert backends.resolve_store(single, 'anything') is None
-    assert backends.stores_info(single) == []
+    assert discovery.stores_info(single) == []
 
 
 @pytest.mark.parametrize('chunk', [1000, 64 * 1024, 4 * 1024 * 1024])
@@ -164,7 +168,7 @@ def test_add_from_staged_file_hashes_unknown_data_once(single, tmp_path):
 
 def test_add_from_staged_file_copies_across_filesystems(
         single, tmp_path, monkeypatch):
-    monkeypatch.setattr(backends, '_same_filesystem', lambda a, b: False)
+    monkeypatch.setattr(native_file, '_same_filesystem', lambda a, b: False)
     staged_path = tmp_path / 'conf' / 'elsewhere'
     staged_path.write_bytes(BIG)
     stored = backends.add_from_staged_file(single, _image_id(),
@@ -181,7 +185,8 @@ def test_multi_store_layout(tmp_path):
         'enabled_backends': 'fast:file,slow:file,web:http'}))
     assert backends.is_multi_store(conf)
     assert backends.store_ids(conf) == ['fast', 'slow', 'web']
-    assert backends.writable_store_ids(conf) == ['fast', 'slow']
+    assert [s for s in backends.store_ids(conf)
+            if registry.unwritable(conf, s) is None] == ['fast', 'slow']
     assert backends.default_store_id(conf) == 'fast'
     assert backends.store_type(conf, 'web') == 'http'
     assert backends.resolve_store(conf, None) == 'fast'
@@ -245,7 +250,7 @@ def test_misconfiguration_is_one_clear_error(tmp_path, overrides, message):
 
 
 def test_chunk_reader_serves_glance_store_reads():
-    reader = backends._ChunkReader(iter([b'abc', b'defg', b'h']))
+    reader = glance_store_driver.ChunkReader(iter([b'abc', b'defg', b'h']))
     assert reader.read(2) == b'ab'
     assert reader.read(4) == b'cdef'
     assert reader.read(10) == b'gh'
@@ -268,9 +273,10 @@ def test_native_location(tmp_path):
 
 def test_store_errors_map_to_statuses():
     from glance_store import exceptions as gs_exc
-    in_use = backends._store_error(gs_exc.InUseByStore())
+    store_error = glance_store_driver.store_error
+    in_use = store_error(gs_exc.InUseByStore())
     assert isinstance(in_use, exception.InUseByStore)
     assert in_use.status == 409
-    assert backends._store_error(gs_exc.NotFound()).status == 404
-    assert backends._store_error(gs_exc.StorageFull()).status == 413
-    assert backends._store_error(gs_exc.BackendException()).status == 503
+    assert store_error(gs_exc.NotFound()).status == 404
+    assert store_error(gs_exc.StorageFull()).status == 413
+    assert store_error(gs_exc.BackendException()).status == 503

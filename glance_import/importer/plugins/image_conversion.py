@@ -16,9 +16,9 @@ import os
 from oslo_concurrency import processutils
 
 from glance_import import exception
-from glance_import.importer import inspect
 from glance_import.importer import plugins
 from glance_import.store import fileio
+from glance_import.store import inspection
 from glance_import.store import staging
 
 LOG = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class _Convert(plugins.StagedDataRewrite):
         target = conf.image_conversion.output_format
         path = staging.path(conf, self.image_id)
         try:
-            verdict = inspect.inspect_file(conf, path, declared, 'bare')
+            verdict = inspection.inspect_file(conf, path, declared, 'bare')
         except exception.InvalidImageData as e:
             _refuse(e.msg)
         if verdict.format == 'iso':
@@ -103,7 +103,7 @@ class _Convert(plugins.StagedDataRewrite):
         try:
             convert(conf, path, declared, target, tmp)
             try:
-                inspect.inspect_file(conf, tmp, target, 'bare')
+                inspection.inspect_file(conf, tmp, target, 'bare')
             except exception.InvalidImageData as e:
                 _refuse('Converted image is not valid %s: %s'
                         % (target, e.msg))
