@@ -26,8 +26,6 @@ from glance_import.db import images as db_images
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-UUID_RE = re.compile(schemas.UUID_PATTERN)
-
 # Attributes a client may set on create or change with PATCH; the other
 # base attributes are read-only.
 WRITABLE = ('id', 'name', 'visibility', 'protected', 'os_hidden',
@@ -45,38 +43,6 @@ PATCH_OPS = ('add', 'remove', 'replace')
 
 # Helpers ---------------------------------------------------------------
 
-def _text(value, what):
-    """Refuse text a database cannot store (NUL) with a 400."""
-    if isinstance(value, str) and '\x00' in value:
-        raise exception.BadRequest('%s must not contain NUL characters.'
-                                   % what)
-    return value
-
-
-def path_text(value):
-    """A path variable as text: WSGI hands it over as latin-1."""
-    try:
-        return value.encode('latin-1').decode('utf-8')
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        raise exception.BadRequest('The URL path is not valid UTF-8.')
-
-
-def load_image(ctx, image_id, rule=policy.GET_IMAGE):
-    """The image *image_id* after checking *rule*; 404 when invisible."""
-    image_id = path_text(image_id)
-    if not UUID_RE.match(image_id):
-        raise exception.ImageNotFound(image_id=image_id)
-    image = db_images.image_get(ctx, image_id)
-    policy.authorize_image(ctx, policy.GET_IMAGE, image)
-    if rule != policy.GET_IMAGE:
-        policy.authorize_image(ctx, rule, image)
-    return image
-
-
-def _multi_store(conf):
-    return bool(conf.enabled_backends)
-
-
 def _locations_visible(ctx, image):
     """Locations are shown to callers allowed get_image_location, except
     for deactivated images, whose data only admins may reach."""
@@ -88,7 +54,7 @@ def _locations_visible(ctx, image):
 
 def _preferred_location(locations, conf):
     """The location read first: the heaviest store, then oldest."""
-    if not _multi_store(conf):
+    if not util.multi_store(conf):
         return locations[0]
     from glance_import.store import backends
     return max(locations, key=lambda loc: backends.store_weight(
@@ -118,7 +84,7 @@ def image_view(ctx, image, conf=CONF):
                                  for loc in locations]
         if conf.show_image_direct_url and locations:
             view['direct_url'] = _preferred_location(locations, conf)['url']
-    if _multi_store(conf) and image.stores:
+    if util.multi_store(conf) and image.stores:
         view['stores'] = ','.join(image.stores)
     return view
 
@@ -154,19 +120,6 @@ def _check_quotas(properties, tags, conf=CONF):
         raise exception.QuotaExceeded(resource='image tags', limit=quota)
 
 
-def _check_strings(doc, what='Request body'):
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            _text(item, what)
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
 # Create ----------------------------------------------------------------
 
 def create_image(req):
@@ -179,7 +132,7 @@ def create_image(req):
     for key in sorted(body):
         if key in image_domain.READ_ONLY and key not in WRITABLE:
             raise exception.ReadOnlyAttribute(attribute=key)
-    _check_strings(body)
+    util.check_no_nul(body)
     schemas.validate_image(body)
     values, properties = {}, {}
     for key, value in body.items():
@@ -225,7 +178,7 @@ def _create_headers(req, image, conf=CONF):
     if conf.enable_image_import and conf.enabled_import_methods:
         headers['OpenStack-image-import-methods'] = ','.join(
             conf.enabled_import_methods)
-    if _multi_store(conf):
+    if util.multi_store(conf):
         from glance_import.store import backends
         headers['OpenStack-image-store-ids'] = ','.join(
             backends.store_ids(conf))
@@ -238,7 +191,8 @@ def _create_headers(req, image, conf=CONF):
 def show_image(req, image_id):
     """200: one image."""
     ctx = util.context(req)
-    return util.json_response(image_view(ctx, load_image(ctx, image_id)))
+    image = util.load_image(ctx, image_id)
+    return util.json_response(image_view(ctx, image))
 
 
 # List ------------------------------------------------------------------
@@ -391,14 +345,6 @@ def parse_sorting(params):
     return keys, dirs
 
 
-def _filter_bool(value, name):
-    if value not in ('true', 'false'):
-        raise exception.BadRequest(
-            "Invalid value '%s' for '%s' filter. Valid values are 'true' "
-            "or 'false'." % (value, name))
-    return value == 'true'
-
-
 def parse_list_query(params, conf=CONF):
     """Keyword arguments for ``image_lists.image_get_all`` from the query."""
     single = {}
@@ -433,11 +379,11 @@ def parse_list_query(params, conf=CONF):
     # os_hidden is case-insensitive (clients send 'True'); protected is
     # not, as in Glance.
     hidden = single.get('os_hidden', 'false').lower()
-    kwargs['os_hidden'] = _filter_bool(hidden, 'os_hidden')
+    kwargs['os_hidden'] = util.bool_param(hidden, 'os_hidden')
     column_filters, properties = [], {}
     if 'protected' in single:
         column_filters.append(
-            ('protected', 'eq', _filter_bool(single['protected'],
+            ('protected', 'eq', util.bool_param(single['protected'],
                                              'protected')))
     for key, value in params:
         if key in _NOT_FILTERS:
@@ -567,7 +513,7 @@ def parse_patch(req):
     if not isinstance(doc, list):
         raise exception.BadRequest(
             'Request body must be a JSON array of operation objects.')
-    _check_strings(doc)
+    util.check_no_nul(doc)
     return media_type, [_parse_operation(item, media_type) for item in doc]
 
 
@@ -636,7 +582,7 @@ def _check_location_url(url, metadata, conf=CONF):
     """400 unless a configured store understands *url*."""
     from glance_store import location as store_location
     try:
-        if _multi_store(conf) and metadata.get('store'):
+        if util.multi_store(conf) and metadata.get('store'):
             store_location.get_location_from_uri_and_backend(
                 url, metadata['store'], conf=conf)
         else:
@@ -691,7 +637,8 @@ def _add_locations(ctx, image, new_locations, conf=CONF):
         db_images.image_add_location(ctx, image.id, loc['url'],
                                      loc['metadata'], values=values,
                                      from_status=from_status)
-        image = db_images.image_get(ctx, image.id, check_visible=False)
+        image = util.load_image(ctx, image.id, (), from_path=False,
+                                check_visible=False)
     return image
 
 
@@ -736,7 +683,8 @@ def _location_remove(ctx, image, path, value):
     db_images.image_remove_location(ctx, image.id, location['id'])
     from glance_import.store import backends
     backends.delete_all([location])
-    return db_images.image_get(ctx, image.id, check_visible=False)
+    return util.load_image(ctx, image.id, (), from_path=False,
+                           check_visible=False)
 
 
 _LOCATION_OPS = {'add': _location_add, 'replace': _location_replace,
@@ -748,7 +696,8 @@ def update_image(req, image_id):
     ctx = util.context(req)
     util.check_mutating(ctx)
     media_type, operations = parse_patch(req)
-    image = load_image(ctx, image_id, policy.MODIFY_IMAGE)
+    image = util.load_image(ctx, image_id,
+                            (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     changes = _Changes(image)
     for item in operations:
         op, path, value = item['op'], item['path'], item['value']
@@ -784,7 +733,8 @@ def delete_image(req, image_id):
     """204: the image is deleted, its data removed from stores/staging."""
     ctx = util.context(req)
     util.check_mutating(ctx)
-    image = load_image(ctx, image_id, policy.DELETE_IMAGE)
+    image = util.load_image(ctx, image_id,
+                            (policy.GET_IMAGE, policy.DELETE_IMAGE))
     # Staged on another API node: that node deletes it and its residue.
     forwarded = forwarding.forward_delete(req, image)
     if forwarded is not None:
@@ -840,7 +790,7 @@ def _delete_remote_data_first(ctx, image):
 # Tags ------------------------------------------------------------------
 
 def _tag(tag):
-    tag = _text(path_text(tag), 'Tag')
+    tag = util.without_nul(util.path_text(tag), 'Tag')
     if len(tag) > 255:
         raise exception.BadRequest(
             "Provided object does not match schema 'image': tag is longer "
@@ -854,7 +804,8 @@ def add_tag(req, image_id, tag):
     ctx = util.context(req)
     util.check_mutating(ctx)
     tag = _tag(tag)
-    image = load_image(ctx, image_id, policy.MODIFY_IMAGE)
+    image = util.load_image(ctx, image_id,
+                            (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     db_images.image_add_tag(ctx, image.id, tag, CONF.image_tag_quota)
     return util.empty_response()
 
@@ -865,7 +816,8 @@ def delete_tag(req, image_id, tag):
     ctx = util.context(req)
     util.check_mutating(ctx)
     tag = _tag(tag)
-    image = load_image(ctx, image_id, policy.MODIFY_IMAGE)
+    image = util.load_image(ctx, image_id,
+                            (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     db_images.image_delete_tag(ctx, image.id, tag)
     return util.empty_response()
 
@@ -875,7 +827,7 @@ def delete_tag(req, image_id, tag):
 def _set_active_state(req, image_id, rule, wanted, source, verb):
     ctx = util.context(req)
     util.check_mutating(ctx)
-    image = load_image(ctx, image_id, rule)
+    image = util.load_image(ctx, image_id, (policy.GET_IMAGE, rule))
     if image.status == wanted:
         return util.empty_response()
     if image.status != source:
