@@ -253,7 +253,7 @@ def download_image_data(req, image_id):
     image = util.load_image(ctx, image_id, (policy.DOWNLOAD_IMAGE,),
                             from_path=False)
     prefer = _preferred_stores(req, ctx, image)
-    if image.status == images.DEACTIVATED and not ctx.is_admin:
+    if images.data_for_admins_only(image) and not ctx.is_admin:
         raise exception.Forbidden(
             'The requested image has been deactivated. Image data download '
             'is forbidden.')
@@ -341,10 +341,7 @@ def delete_from_store(req, store_id, image_id):
         ctx, image_id,
         (policy.GET_IMAGE_LOCATION, policy.DELETE_IMAGE_LOCATION),
         from_path=False)
-    if image.status != images.ACTIVE:
-        raise exception.Conflict(
-            "It's not allowed to remove image data from store if image "
-            "status is not 'active'")
+    images.check_store_data_removal(image)
     matching = [loc for loc in image.locations
                 if loc['metadata'].get('store') == store_id]
     if not matching:
