@@ -5,6 +5,7 @@ import webob
 
 from glance_import import context
 from glance_import import exception
+from glance_import.api import image_patch
 from glance_import.api import image_query
 from glance_import.api import images
 from glance_import.api import members
@@ -32,7 +33,7 @@ def test_read_only_context_is_refused(handler, method, kwargs, body):
     req = webob.Request.blank('/v2/images', method=method)
     if body:
         req.body = body
-        req.content_type = images.PATCH_V21 if method == 'PATCH' \
+        req.content_type = image_patch.PATCH_V21 if method == 'PATCH' \
             else 'application/json'
     req.environ[util.CONTEXT_KEY] = context.RequestContext(
         project_id=None, roles=[], read_only=True, overwrite=False)
