@@ -133,16 +133,25 @@ def _reject_constant(name):
     raise ValueError('%s is not valid JSON' % name)
 
 
-def _check_strings(doc):
+def _strings(doc, *, keys):
+    """Every string of a JSON document, its object keys too if *keys*."""
     stack = [doc]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            _check_text(item)
+            yield item
         elif isinstance(item, dict):
+            if keys:
+                stack.extend(item)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def _check_strings(doc):
+    # Keys were checked as they were parsed (_no_lone_surrogates).
+    for text in _strings(doc, keys=False):
+        _check_text(text)
 
 
 def without_nul(value, what):
@@ -155,16 +164,8 @@ def without_nul(value, what):
 
 def check_no_nul(doc, what='Request body'):
     """without_nul over every key and string of a JSON document."""
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            without_nul(item, what)
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+    for text in _strings(doc, keys=True):
+        without_nul(text, what)
 
 
 def path_text(value):
@@ -180,13 +181,12 @@ def load_image(ctx, image_id, rules=(policy.GET_IMAGE,), *,
     """The image *image_id* after enforcing each of *rules* once, in order.
 
     An image the caller may not see is a 404 (ImageNotFound); list
-    get_image first to make that so whatever the later rules say. With
-    *from_path* the id is decoded as a path variable and must be a UUID;
-    without it the raw id goes to the database as it is, which is how the
-    data, import and task handlers have always looked images up. An empty
-    *rules* leaves the policy checks to the caller, for handlers that
-    must validate the request first; *check_visible* False re-reads an
-    image this request has already been allowed to change.
+    get_image first to make that so whatever the later rules say.
+    *from_path*: decode the id as a path variable and 404 unless it is a
+    UUID; the data, import and task handlers pass the raw id, as they
+    always have. Empty *rules*: the caller checks policy itself, after
+    validating the request. *check_visible* False: re-read an image this
+    request was already allowed to change.
     """
     if from_path:
         image_id = path_text(image_id)
