@@ -134,6 +134,48 @@ def check_transition(image, new):
             'to saving data.')
 
 
+# Locations ---------------------------------------------------------------
+
+# The statuses in which clients may change an image's locations. A queued
+# image has no data yet, so a location may supply it; only an active one
+# has locations to take away.
+LOCATION_CHANGES = {
+    'add': frozenset((QUEUED, ACTIVE)),
+    'replace': frozenset((QUEUED, ACTIVE)),
+    'remove': frozenset((ACTIVE,)),
+}
+
+
+def check_location_change(image, change):
+    """409 unless *image*'s status allows *change* ('add', 'replace' or
+    'remove') of its locations."""
+    if image.status not in LOCATION_CHANGES[change]:
+        raise exception.Conflict(
+            "It's not allowed to %s locations if image status is %s."
+            % (change, image.status))
+
+
+def check_store_data_removal(image):
+    """409 unless the data of *image* may be removed from one store."""
+    if image.status not in LOCATION_CHANGES['remove']:
+        raise exception.Conflict(
+            "It's not allowed to remove image data from store if image "
+            "status is not 'active'")
+
+
+def location_activates(image):
+    """Whether adding a location makes *image* active: a queued image
+    gets its data from the location."""
+    return image.status == QUEUED
+
+
+def data_for_admins_only(image):
+    """A deactivated image's data and locations are for admins only."""
+    return image.status == DEACTIVATED
+
+
+# Properties --------------------------------------------------------------
+
 def is_reserved(name):
     return name in RESERVED or name.startswith(RESERVED_PREFIX)
 

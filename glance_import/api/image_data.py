@@ -96,8 +96,8 @@ def upload_image_data(req, image_id):
     ctx = util.context(req)
     util.check_mutating(ctx)
     size = limits.declared_size(req)
-    image = db_images.image_get(ctx, image_id)
-    policy.authorize_image(ctx, policy.UPLOAD_IMAGE, image)
+    image = util.load_image(ctx, image_id, (policy.UPLOAD_IMAGE,),
+                            from_path=False)
     store_id = backends.resolve_store(CONF, req.headers.get(STORE_HEADER))
     images.check_transition(image, images.SAVING)
     remaining = accounting.remaining_quota(CONF, ctx, image.owner, image.id)
@@ -251,10 +251,10 @@ def _open_data(req, ctx, image, offset, length, prefer=()):
 def download_image_data(req, image_id):
     """GET /v2/images/{id}/file: 200, 206 for a range, 204 if no data."""
     ctx = util.context(req)
-    image = db_images.image_get(ctx, image_id)
-    policy.authorize_image(ctx, policy.DOWNLOAD_IMAGE, image)
+    image = util.load_image(ctx, image_id, (policy.DOWNLOAD_IMAGE,),
+                            from_path=False)
     prefer = _preferred_stores(req, ctx, image)
-    if image.status == images.DEACTIVATED and not ctx.is_admin:
+    if images.data_for_admins_only(image) and not ctx.is_admin:
         raise exception.Forbidden(
             'The requested image has been deactivated. Image data download '
             'is forbidden.')
@@ -296,8 +296,8 @@ def _stage(req, image_id):
     ctx = util.context(req)
     util.check_mutating(ctx)
     size = limits.declared_size(req)
-    image = db_images.image_get(ctx, image_id)
-    policy.authorize_image(ctx, policy.MODIFY_IMAGE, image)
+    image = util.load_image(ctx, image_id, (policy.MODIFY_IMAGE,),
+                            from_path=False)
     images.check_transition(image, images.UPLOADING)
     limits.check_declared(size, CONF.image_size_cap)
     db_images.image_update(ctx, image.id, {'status': images.UPLOADING},
@@ -338,13 +338,11 @@ def delete_from_store(req, store_id, image_id):
         raise exception.Conflict(
             'The selected store %s is not available on this node.'
             % store_id)
-    image = db_images.image_get(ctx, image_id)
-    policy.authorize_image(ctx, policy.GET_IMAGE_LOCATION, image)
-    policy.authorize_image(ctx, policy.DELETE_IMAGE_LOCATION, image)
-    if image.status != images.ACTIVE:
-        raise exception.Conflict(
-            "It's not allowed to remove image data from store if image "
-            "status is not 'active'")
+    image = util.load_image(
+        ctx, image_id,
+        (policy.GET_IMAGE_LOCATION, policy.DELETE_IMAGE_LOCATION),
+        from_path=False)
+    images.check_store_data_removal(image)
     matching = [loc for loc in image.locations
                 if loc['metadata'].get('store') == store_id]
     if not matching:

@@ -1,23 +1,21 @@
-"""Image resource: create, show, list, JSON-patch update, delete, tags and
-the deactivate/reactivate actions.
+"""The image resource: its JSON view and the handlers for create, show,
+list, PATCH, delete, tags and the deactivate/reactivate actions.
 
-Handlers parse, check policy, make one domain/db call and serialize. The
-JSON view and the parsing of list queries and patch documents live here
-too, since only this resource uses them.
+Handlers parse, check policy, make one domain/db call and serialize; the
+list query language is in ``image_query``, JSON-patch in ``image_patch``.
 """
 
-import datetime
 import logging
-import re
-import urllib.parse
 
 from oslo_config import cfg
-from oslo_utils import timeutils
 
 from glance_import import exception
 from glance_import import images as image_domain
 from glance_import import policy
 from glance_import.api import forwarding
+from glance_import.api import image_patch
+from glance_import.api import image_query
+from glance_import.api import image_writes
 from glance_import.api import schemas
 from glance_import.api import util
 from glance_import.db import image_lists
@@ -26,61 +24,13 @@ from glance_import.db import images as db_images
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-UUID_RE = re.compile(schemas.UUID_PATTERN)
 
-# Attributes a client may set on create or change with PATCH; the other
-# base attributes are read-only.
-WRITABLE = ('id', 'name', 'visibility', 'protected', 'os_hidden',
-            'disk_format', 'container_format', 'min_disk', 'min_ram',
-            'owner', 'tags')
-# Base attributes PATCH may add/replace but never remove.
-PATCH_BASE = frozenset(WRITABLE) | image_domain.READ_ONLY | {'locations'}
-FORMAT_ATTRS = ('disk_format', 'container_format')
-
-PATCH_V21 = 'application/openstack-images-v2.1-json-patch'
-PATCH_V20 = 'application/openstack-images-v2.0-json-patch'
-ACCEPT_PATCH = {'Accept-Patch': '%s, %s' % (PATCH_V20, PATCH_V21)}
-PATCH_OPS = ('add', 'remove', 'replace')
-
-
-# Helpers ---------------------------------------------------------------
-
-def _text(value, what):
-    """Refuse text a database cannot store (NUL) with a 400."""
-    if isinstance(value, str) and '\x00' in value:
-        raise exception.BadRequest('%s must not contain NUL characters.'
-                                   % what)
-    return value
-
-
-def path_text(value):
-    """A path variable as text: WSGI hands it over as latin-1."""
-    try:
-        return value.encode('latin-1').decode('utf-8')
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        raise exception.BadRequest('The URL path is not valid UTF-8.')
-
-
-def load_image(ctx, image_id, rule=policy.GET_IMAGE):
-    """The image *image_id* after checking *rule*; 404 when invisible."""
-    image_id = path_text(image_id)
-    if not UUID_RE.match(image_id):
-        raise exception.ImageNotFound(image_id=image_id)
-    image = db_images.image_get(ctx, image_id)
-    policy.authorize_image(ctx, policy.GET_IMAGE, image)
-    if rule != policy.GET_IMAGE:
-        policy.authorize_image(ctx, rule, image)
-    return image
-
-
-def _multi_store(conf):
-    return bool(conf.enabled_backends)
-
+# View ------------------------------------------------------------------
 
 def _locations_visible(ctx, image):
     """Locations are shown to callers allowed get_image_location, except
     for deactivated images, whose data only admins may reach."""
-    if image.status == image_domain.DEACTIVATED and not ctx.is_admin:
+    if image_domain.data_for_admins_only(image) and not ctx.is_admin:
         return False
     return policy.check(ctx, policy.GET_IMAGE_LOCATION,
                         policy.image_target(image, image.member))
@@ -88,7 +38,7 @@ def _locations_visible(ctx, image):
 
 def _preferred_location(locations, conf):
     """The location read first: the heaviest store, then oldest."""
-    if not _multi_store(conf):
+    if not util.multi_store(conf):
         return locations[0]
     from glance_import.store import discovery
     return max(locations, key=lambda loc: discovery.store_weight(
@@ -118,53 +68,9 @@ def image_view(ctx, image, conf=CONF):
                                  for loc in locations]
         if conf.show_image_direct_url and locations:
             view['direct_url'] = _preferred_location(locations, conf)['url']
-    if _multi_store(conf) and image.stores:
+    if util.multi_store(conf) and image.stores:
         view['stores'] = ','.join(image.stores)
     return view
-
-
-def _check_int32(name, value):
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise exception.BadRequest(
-                'Cannot set %s to a negative value.' % name)
-        if value > image_domain.INT32_MAX:
-            raise exception.BadRequest(
-                '%s must be at most %d.' % (name, image_domain.INT32_MAX))
-
-
-def _check_visibility_policy(ctx, image_like, visibility):
-    if visibility == 'public':
-        policy.authorize(ctx, policy.PUBLICIZE_IMAGE,
-                         policy.image_target(image_like))
-    elif visibility == 'community':
-        policy.authorize(ctx, policy.COMMUNITIZE_IMAGE,
-                         policy.image_target(image_like))
-
-
-def _check_quotas(properties, tags, conf=CONF):
-    counted = [n for n in properties
-               if not n.startswith(image_domain.RESERVED_PREFIX)]
-    quota = conf.image_property_quota
-    if 0 <= quota < len(counted):
-        raise exception.QuotaExceeded(resource='image properties',
-                                      limit=quota)
-    quota = conf.image_tag_quota
-    if 0 <= quota < len(set(tags)):
-        raise exception.QuotaExceeded(resource='image tags', limit=quota)
-
-
-def _check_strings(doc, what='Request body'):
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            _text(item, what)
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
 
 
 # Create ----------------------------------------------------------------
@@ -177,13 +83,13 @@ def create_image(req):
     # Read-only keys are refused before schema validation, so a client
     # echoing a whole image back learns which key is the problem.
     for key in sorted(body):
-        if key in image_domain.READ_ONLY and key not in WRITABLE:
+        if key in image_domain.READ_ONLY and key not in image_writes.WRITABLE:
             raise exception.ReadOnlyAttribute(attribute=key)
-    _check_strings(body)
+    util.check_no_nul(body)
     schemas.validate_image(body)
     values, properties = {}, {}
     for key, value in body.items():
-        if key in WRITABLE:
+        if key in image_writes.WRITABLE:
             values[key] = value
         elif key == 'locations':
             raise exception.ReservedAttribute(attribute=key)
@@ -204,10 +110,10 @@ def create_image(req):
     draft = image_domain.Image(id=values.get('id') or '', owner=owner,
                                visibility=values['visibility'],
                                properties=properties)
-    _check_visibility_policy(ctx, draft, values['visibility'])
+    image_writes.check_visibility_policy(ctx, draft, values['visibility'])
     for name in ('min_disk', 'min_ram'):
-        _check_int32(name, values.get(name))
-    _check_quotas(properties, tags)
+        image_writes.check_int32(name, values.get(name))
+    image_writes.check_quotas(properties, tags, CONF)
     values.setdefault('min_disk', 0)
     values.setdefault('min_ram', 0)
     values.setdefault('protected', False)
@@ -225,7 +131,7 @@ def _create_headers(req, image, conf=CONF):
     if conf.enable_image_import and conf.enabled_import_methods:
         headers['OpenStack-image-import-methods'] = ','.join(
             conf.enabled_import_methods)
-    if _multi_store(conf):
+    if util.multi_store(conf):
         from glance_import.store import backends
         headers['OpenStack-image-store-ids'] = ','.join(
             backends.store_ids(conf))
@@ -238,230 +144,11 @@ def _create_headers(req, image, conf=CONF):
 def show_image(req, image_id):
     """200: one image."""
     ctx = util.context(req)
-    return util.json_response(image_view(ctx, load_image(ctx, image_id)))
+    image = util.load_image(ctx, image_id)
+    return util.json_response(image_view(ctx, image))
 
 
 # List ------------------------------------------------------------------
-
-_EQ_IN_COLUMNS = ('name', 'id', 'status', 'container_format', 'disk_format')
-_TIME_COLUMNS = ('created_at', 'updated_at')
-_TIME_OPS = ('gt', 'gte', 'lt', 'lte', 'eq', 'neq')
-_TEXT_COLUMNS = ('owner', 'checksum', 'os_hash_algo', 'os_hash_value')
-_INT_COLUMNS = ('size', 'virtual_size', 'min_disk', 'min_ram')
-_RANGE_COLUMNS = {'%s_%s' % (col, end): (col, op)
-                  for col in _INT_COLUMNS
-                  for end, op in (('min', 'gte'), ('max', 'lte'))}
-_NOT_FILTERS = ('limit', 'marker', 'sort', 'sort_key', 'sort_dir',
-                'member_status', 'visibility', 'os_hidden', 'protected',
-                'tag')
-INT64_MAX = 2 ** 63 - 1
-
-
-def _int_param(value, name, *, minimum=0):
-    if not (value.isascii() and value.lstrip('-').isdigit()):
-        raise exception.BadRequest('%s param must be an integer' % name)
-    number = int(value)
-    if number < minimum:
-        raise exception.BadRequest('%s param must be positive' % name)
-    if number > INT64_MAX:
-        raise exception.BadRequest('%s param is too large' % name)
-    return number
-
-
-def split_in_list(text):
-    """Values of an ``in:`` filter; double quotes protect commas."""
-    values, current, quoted = [], [], False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        elif char == ',' and not quoted:
-            values.append(''.join(current))
-            current = []
-        else:
-            current.append(char)
-    if quoted:
-        raise exception.BadRequest(
-            'Invalid in-list filter %r: unbalanced quotes.' % text)
-    values.append(''.join(current))
-    return values
-
-
-def _split_op(value, allowed):
-    """('op', 'operand') of a filter value such as ``gte:2020-01-01``."""
-    op, sep, operand = value.partition(':')
-    if not sep:
-        return 'eq', value
-    if op not in allowed:
-        raise exception.BadRequest(
-            "Unable to filter by unknown operator '%s'." % op)
-    return op, operand
-
-
-def _time_filter(key, value):
-    """A created_at/updated_at filter, at the precision clients see.
-
-    Times are shown to the second, so ``eq:T`` means "during second T"
-    and the other operators compare against that whole second.
-    """
-    try:
-        # A bare ISO 8601 time also contains ':'; it means equality.
-        op, when = 'eq', _parse_time(value)
-    except exception.BadRequest:
-        op, operand = _split_op(value, _TIME_OPS)
-        when = _parse_time(operand)
-    try:
-        end = when + datetime.timedelta(seconds=1)
-    except OverflowError:
-        end = None
-    if when.microsecond or end is None:
-        return key, op, when
-    return {
-        'eq': (key, 'within', (when, end)),
-        'neq': (key, 'outside', (when, end)),
-        'gt': (key, 'gte', end),
-        'gte': (key, 'gte', when),
-        'lt': (key, 'lt', when),
-        'lte': (key, 'lt', end),
-    }[op]
-
-
-def _parse_time(text):
-    try:
-        when = timeutils.parse_isotime(text)
-        return timeutils.normalize_time(when)
-    except (ValueError, OverflowError):
-        raise exception.BadRequest('Invalid time format: %s' % text)
-
-
-def _column_filter(key, value):
-    if key in _EQ_IN_COLUMNS:
-        op, operand = _split_op(value, ('eq', 'in'))
-        values = split_in_list(operand) if op == 'in' else [operand]
-        if key == 'status':
-            for status in values:
-                if status not in image_domain.STATUSES:
-                    raise exception.BadRequest(
-                        'Invalid status value: %s' % status)
-        return key, op, (values if op == 'in' else operand)
-    if key in _TIME_COLUMNS:
-        return _time_filter(key, value)
-    if key in _RANGE_COLUMNS:
-        column, op = _RANGE_COLUMNS[key]
-        return column, op, _int_param(value, key)
-    if key in _INT_COLUMNS:
-        return key, 'eq', _int_param(value, key)
-    return None
-
-
-def parse_sorting(params):
-    """(keys, dirs) from sort_key/sort_dir or from sort=key:dir,..."""
-    sort = [v for k, v in params if k == 'sort']
-    keys = [v for k, v in params if k == 'sort_key']
-    dirs = [v for k, v in params if k == 'sort_dir']
-    if sort and (keys or dirs):
-        raise exception.BadRequest(
-            'The sort parameter cannot be combined with sort_key or '
-            'sort_dir.')
-    if sort:
-        keys, dirs = [], []
-        for item in ','.join(sort).split(','):
-            key, _, direction = item.strip().partition(':')
-            keys.append(key.strip())
-            dirs.append(direction.strip() or 'desc')
-    else:
-        keys = keys or ['created_at']
-        if not dirs:
-            dirs = ['desc'] * len(keys)
-        elif len(dirs) == 1:
-            dirs = dirs * len(keys)
-        elif len(dirs) != len(keys):
-            raise exception.BadRequest(
-                'Number of sort dirs does not match the number of sort '
-                'keys.')
-    for key in keys:
-        if key not in image_lists.SORT_KEYS:
-            raise exception.BadRequest(
-                'Invalid sort key: %s. It must be one of the following: %s.'
-                % (key, ', '.join(image_lists.SORT_KEYS)))
-    for direction in dirs:
-        if direction not in ('asc', 'desc'):
-            raise exception.BadRequest(
-                'Invalid sort direction: %s. It must be asc or desc.'
-                % direction)
-    return keys, dirs
-
-
-def _filter_bool(value, name):
-    if value not in ('true', 'false'):
-        raise exception.BadRequest(
-            "Invalid value '%s' for '%s' filter. Valid values are 'true' "
-            "or 'false'." % (value, name))
-    return value == 'true'
-
-
-def parse_list_query(params, conf=CONF):
-    """Keyword arguments for ``image_lists.image_get_all`` from the query."""
-    single = {}
-    for key, value in params:
-        if key != 'tag' and key in single and key in _NOT_FILTERS \
-                and key not in ('sort', 'sort_key', 'sort_dir'):
-            raise exception.BadRequest(
-                'Parameter %s may be given only once.' % key)
-        single[key] = value
-    if 'changes-since' in single:
-        raise exception.BadRequest(
-            'The changes-since filter is no longer available in v2.')
-    kwargs = {'tags': [v for k, v in params if k == 'tag']}
-    limit = conf.limit_param_default
-    if 'limit' in single:
-        limit = _int_param(single['limit'], 'limit')
-    kwargs['limit'] = min(limit, conf.api_limit_max)
-    kwargs['marker'] = single.get('marker')
-    kwargs['sort_keys'], kwargs['sort_dirs'] = parse_sorting(params)
-    member_status = single.get('member_status', 'accepted')
-    if member_status not in (*image_domain.MEMBER_STATUSES, 'all'):
-        raise exception.BadRequest(
-            'Invalid status: %s. Member status must be one of pending, '
-            'accepted, rejected or all.' % member_status)
-    kwargs['member_status'] = member_status
-    visibility = single.get('visibility')
-    if visibility is not None and \
-            visibility not in (*image_domain.VISIBILITIES, 'all'):
-        raise exception.BadRequest('Invalid visibility value: %s'
-                                   % visibility)
-    kwargs['visibility'] = visibility
-    # os_hidden is case-insensitive (clients send 'True'); protected is
-    # not, as in Glance.
-    hidden = single.get('os_hidden', 'false').lower()
-    kwargs['os_hidden'] = _filter_bool(hidden, 'os_hidden')
-    column_filters, properties = [], {}
-    if 'protected' in single:
-        column_filters.append(
-            ('protected', 'eq', _filter_bool(single['protected'],
-                                             'protected')))
-    for key, value in params:
-        if key in _NOT_FILTERS:
-            continue
-        parsed = _column_filter(key, value)
-        if parsed is not None:
-            column_filters.append(parsed)
-        elif key in _TEXT_COLUMNS:
-            column_filters.append((key, 'eq', value))
-        else:
-            properties[key] = value
-    kwargs['column_filters'] = column_filters
-    kwargs['properties'] = properties
-    return kwargs
-
-
-def _page_link(params, marker=None):
-    query = [(k, v) for k, v in params if k != 'marker']
-    if marker is not None:
-        query.append(('marker', marker))
-    if not query:
-        return '/v2/images'
-    return '/v2/images?' + urllib.parse.urlencode(query)
-
 
 @util.no_body
 def list_images(req):
@@ -470,310 +157,30 @@ def list_images(req):
     policy.authorize(ctx, policy.GET_IMAGES, {'project_id': ctx.project_id})
     params = util.query_params(req)
     images, full_page = image_lists.image_get_all(
-        ctx, **parse_list_query(params))
+        ctx, **image_query.parse_list_query(params, CONF))
     # The database already applied visibility; the get_image rule may be
     # customised by the operator, so it has the last word per image.
     shown = [image for image in images if policy.check(
         ctx, policy.GET_IMAGE, policy.image_target(image, image.member))]
     body = {'images': [image_view(ctx, image) for image in shown],
-            'first': _page_link(params),
+            'first': image_query.page_link(params),
             'schema': '/v2/schemas/images'}
     if full_page and shown:
-        body['next'] = _page_link(params, marker=images[-1].id)
+        body['next'] = image_query.page_link(params, marker=images[-1].id)
     return util.json_response(body)
 
 
 # PATCH -----------------------------------------------------------------
 
-def _parse_pointer(pointer):
-    """Segments of a JSON pointer, un-escaped; 400 when malformed."""
-    if not isinstance(pointer, str):
-        raise exception.BadRequest('The path must be a string.')
-    if not pointer.startswith('/'):
-        raise exception.BadRequest(
-            'Pointer `%s` does not start with "/".' % pointer)
-    if len(pointer) > 1 and pointer.endswith('/'):
-        raise exception.BadRequest('Pointer `%s` end with "/".' % pointer)
-    if re.search(r'/\s*/', pointer):
-        raise exception.BadRequest(
-            'Pointer `%s` contains adjacent "/".' % pointer)
-    if re.search(r'~[^01]', pointer) or pointer.endswith('~'):
-        raise exception.BadRequest(
-            'Pointer `%s` contains "~" not part of a recognized escape '
-            'sequence.' % pointer)
-    segments = [part.replace('~1', '/').replace('~0', '~').strip()
-                for part in pointer[1:].split('/')]
-    if not segments[0]:
-        raise exception.BadRequest(
-            'Pointer `%s` does not contain a valid token.' % pointer)
-    return segments
-
-
-def _parse_operation(item, media_type):
-    """{'op', 'path' (segments), 'value'} from one patch element."""
-    if not isinstance(item, dict):
-        raise exception.BadRequest('Operations must be JSON objects.')
-    if media_type == PATCH_V21:
-        op = item.get('op')
-        if op not in PATCH_OPS:
-            raise exception.BadRequest(
-                'Unable to find `op` in JSON Schema change. It must be one '
-                'of the following: add, remove, replace.')
-        if 'path' not in item:
-            raise exception.BadRequest(
-                "Unable to find '`path`' in JSON Schema change")
-        pointer = item['path']
-    else:
-        present = [op for op in PATCH_OPS if op in item]
-        if len(present) != 1:
-            raise exception.BadRequest(
-                'Operation objects must contain exactly one member named '
-                '"add", "remove", or "replace".')
-        op = present[0]
-        pointer = item[op]
-    if op != 'remove' and 'value' not in item:
-        raise exception.BadRequest(
-            'Operation "%s" requires a member named "value".' % op)
-    path = _parse_pointer(pointer)
-    root = path[0]
-    if root == 'locations':
-        depth = 1 if op == 'replace' else 2
-    else:
-        depth = 1
-    if len(path) != depth:
-        raise exception.BadRequest('Invalid JSON pointer for this '
-                                   'resource: %s' % pointer)
-    if root in image_domain.READ_ONLY:
-        raise exception.ReadOnlyAttribute(attribute=root)
-    if image_domain.is_reserved(root):
-        raise exception.ReservedAttribute(attribute=root)
-    value = item.get('value')
-    if op != 'remove':
-        if root not in PATCH_BASE:
-            image_domain.check_property_name(root)
-        fragment = value if len(path) == 1 else [value]
-        schemas.validate_image({root: fragment}, whole=False)
-    return {'op': op, 'path': path, 'value': value}
-
-
-def parse_patch(req):
-    """The list of operations of a PATCH request (415/400/403 early)."""
-    media_type = req.content_type
-    if media_type not in (PATCH_V21, PATCH_V20):
-        raise exception.UnsupportedMediaType(
-            'Unsupported Content-Type %s' % (media_type or '(none)'),
-            headers=ACCEPT_PATCH)
-    doc = util.json_body(req, allowed=(object,))
-    if not isinstance(doc, list):
-        raise exception.BadRequest(
-            'Request body must be a JSON array of operation objects.')
-    _check_strings(doc)
-    return media_type, [_parse_operation(item, media_type) for item in doc]
-
-
-class _Changes:
-    """What a PATCH does to one image, gathered before anything is saved."""
-
-    def __init__(self, image):
-        self.image = image
-        self.values = {}
-        self.properties = dict(image.properties)
-        self.tags = list(image.tags)
-        self.tags_changed = False
-        self.location_ops = []
-
-    def current(self, attr):
-        return self.values.get(attr, getattr(self.image, attr))
-
-
-def _apply_base(ctx, changes, op, root, value):
-    image = changes.image
-    if op == 'remove':
-        raise exception.Forbidden('Property %s may not be removed.' % root)
-    if root == 'tags':
-        changes.tags = list(dict.fromkeys(value))
-        changes.tags_changed = True
-        return
-    if root == 'owner' and not ctx.is_admin:
-        raise exception.Forbidden("Owner can't be updated by non admin.")
-    if root in FORMAT_ATTRS and image.status not in (
-            image_domain.QUEUED, image_domain.IMPORTING):
-        raise exception.Forbidden(
-            'Attribute %s can be only replaced for a queued image.' % root)
-    if root == 'visibility':
-        _check_visibility_policy(ctx, image, value)
-    if root in ('min_disk', 'min_ram'):
-        _check_int32(root, value)
-    changes.values[root] = value
-
-
-def _apply_property(changes, op, name, value, media_type):
-    props = changes.properties
-    if op == 'replace' and name not in props:
-        raise exception.Conflict('Property %s does not exist.' % name)
-    if op == 'add' and media_type == PATCH_V20 and name in props:
-        raise exception.Conflict('Property %s already present.' % name)
-    if op == 'remove':
-        if name not in props:
-            raise exception.Conflict('Property %s does not exist.' % name)
-        del props[name]
-    else:
-        props[name] = value
-
-
-_LOCATION_VERBS = {'add': 'add', 'replace': 'update', 'remove': 'remove'}
-
-
-def _apply_location(ctx, changes, op, path, value, conf=CONF):
-    if not conf.show_multiple_locations:
-        raise exception.Forbidden(
-            "It's not allowed to %s locations if locations are invisible."
-            % _LOCATION_VERBS[op])
-    changes.location_ops.append((op, path, value))
-
-
-def _check_location_url(url, metadata, conf=CONF):
-    """400 unless a configured store understands *url*."""
-    from glance_store import location as store_location
-    try:
-        if _multi_store(conf) and metadata.get('store'):
-            store_location.get_location_from_uri_and_backend(
-                url, metadata['store'], conf=conf)
-        else:
-            store_location.get_location_from_uri(url, conf=conf)
-    except Exception:
-        raise exception.BadRequest('Invalid location: %s' % url)
-
-
-def _location_index(image, segment, *, allow_end):
-    if segment == '-' and allow_end:
-        return len(image.locations)
-    if not (segment.isascii() and segment.isdigit()):
-        raise exception.BadRequest('Invalid location index: %s' % segment)
-    index = int(segment)
-    if index > len(image.locations) or (
-            index == len(image.locations) and not allow_end):
-        raise exception.BadRequest('Invalid location index: %s' % segment)
-    return index
-
-
-def _add_locations(ctx, image, new_locations, conf=CONF):
-    """Append locations; a queued image becomes active with them."""
-    policy.authorize_image(ctx, policy.SET_IMAGE_LOCATION, image)
-    if image.status not in (image_domain.QUEUED, image_domain.ACTIVE):
-        raise exception.Conflict(
-            "It's not allowed to add locations if image status is %s."
-            % image.status)
-    quota = conf.image_location_quota
-    if 0 <= quota < len(image.locations) + len(new_locations):
-        raise exception.QuotaExceeded(resource='image locations',
-                                      limit=quota)
-    known = {loc['url'] for loc in image.locations}
-    for loc in new_locations:
-        if loc['url'] in known:
-            raise exception.BadRequest('Duplicate location: %s'
-                                       % loc['url'])
-        known.add(loc['url'])
-        _check_location_url(loc['url'], loc['metadata'])
-    for loc in new_locations:
-        values, from_status = None, None
-        if image.status == image_domain.QUEUED:
-            image_domain.check_transition(image, image_domain.ACTIVE)
-            values = dict(loc.get('validation_data') or {})
-            values['status'] = image_domain.ACTIVE
-            from_status = image_domain.QUEUED
-        elif loc.get('validation_data'):
-            for key, expected in loc['validation_data'].items():
-                if getattr(image, key) != expected:
-                    raise exception.Conflict(
-                        'Image %s does not match the validation data.'
-                        % key)
-        db_images.image_add_location(ctx, image.id, loc['url'],
-                                     loc['metadata'], values=values,
-                                     from_status=from_status)
-        image = db_images.image_get(ctx, image.id, check_visible=False)
-    return image
-
-
-def _location_add(ctx, image, path, value):
-    # Locations are kept in the order they were added; only appending
-    # is supported, not inserting in the middle.
-    index = _location_index(image, path[1], allow_end=True)
-    if index != len(image.locations):
-        raise exception.BadRequest(
-            'Locations can only be appended (path /locations/-).')
-    return _add_locations(ctx, image, [value])
-
-
-def _location_replace(ctx, image, path, value):
-    policy.authorize_image(ctx, policy.SET_IMAGE_LOCATION, image)
-    if image.status not in (image_domain.QUEUED, image_domain.ACTIVE):
-        raise exception.Conflict(
-            "It's not allowed to replace locations if image status is %s."
-            % image.status)
-    if not value:
-        if image.locations:
-            raise exception.Forbidden('Cannot set locations to empty list.')
-        return image
-    if image.locations:
-        raise exception.BadRequest(
-            'Cannot replace locations from a non-empty list to a '
-            'non-empty list.')
-    return _add_locations(ctx, image, value)
-
-
-def _location_remove(ctx, image, path, value):
-    policy.authorize_image(ctx, policy.DELETE_IMAGE_LOCATION, image)
-    if image.status != image_domain.ACTIVE:
-        raise exception.Conflict(
-            "It's not allowed to remove locations if image status is %s."
-            % image.status)
-    index = _location_index(image, path[1], allow_end=False)
-    if len(image.locations) == 1:
-        raise exception.Forbidden('Cannot remove last location in the '
-                                  'image.')
-    location = image.locations[index]
-    db_images.image_remove_location(ctx, image.id, location['id'])
-    from glance_import.store import backends
-    backends.delete_all([location])
-    return db_images.image_get(ctx, image.id, check_visible=False)
-
-
-_LOCATION_OPS = {'add': _location_add, 'replace': _location_replace,
-                 'remove': _location_remove}
-
-
 def update_image(req, image_id):
     """200: the image after applying a JSON-patch document."""
     ctx = util.context(req)
     util.check_mutating(ctx)
-    media_type, operations = parse_patch(req)
-    image = load_image(ctx, image_id, policy.MODIFY_IMAGE)
-    changes = _Changes(image)
-    for item in operations:
-        op, path, value = item['op'], item['path'], item['value']
-        root = path[0]
-        if root == 'locations':
-            _apply_location(ctx, changes, op, path, value)
-        elif root in PATCH_BASE:
-            _apply_base(ctx, changes, op, root, value)
-        else:
-            _apply_property(changes, op, root, value, media_type)
-    _check_quotas(changes.properties, changes.tags)
-    set_props = {k: v for k, v in changes.properties.items()
-                 if image.properties.get(k) != v or k not in image.properties}
-    removed = [k for k in image.properties if k not in changes.properties]
-    # A format change is only valid in the status it was checked in.
-    from_status = (image.status if any(a in changes.values
-                                       for a in FORMAT_ATTRS) else None)
-    if changes.values or set_props or removed or changes.tags_changed:
-        image = db_images.image_update(
-            ctx, image.id, changes.values, from_status=from_status,
-            set_properties=set_props, remove_properties=removed,
-            tags=changes.tags if changes.tags_changed else None)
-    for op, path, value in changes.location_ops:
-        image = _LOCATION_OPS[op](ctx, image, path, value)
-    image.member = changes.image.member
+    media_type, operations = image_patch.parse_patch(req)
+    image = util.load_image(ctx, image_id,
+                            (policy.GET_IMAGE, policy.MODIFY_IMAGE))
+    image = image_patch.apply_patch(ctx, image, media_type, operations,
+                                    CONF)
     return util.json_response(image_view(ctx, image))
 
 
@@ -784,7 +191,8 @@ def delete_image(req, image_id):
     """204: the image is deleted, its data removed from stores/staging."""
     ctx = util.context(req)
     util.check_mutating(ctx)
-    image = load_image(ctx, image_id, policy.DELETE_IMAGE)
+    image = util.load_image(ctx, image_id,
+                            (policy.GET_IMAGE, policy.DELETE_IMAGE))
     # Staged on another API node: that node deletes it and its residue.
     forwarded = forwarding.forward_delete(req, image)
     if forwarded is not None:
@@ -840,7 +248,7 @@ def _delete_remote_data_first(ctx, image):
 # Tags ------------------------------------------------------------------
 
 def _tag(tag):
-    tag = _text(path_text(tag), 'Tag')
+    tag = util.without_nul(util.path_text(tag), 'Tag')
     if len(tag) > 255:
         raise exception.BadRequest(
             "Provided object does not match schema 'image': tag is longer "
@@ -854,7 +262,8 @@ def add_tag(req, image_id, tag):
     ctx = util.context(req)
     util.check_mutating(ctx)
     tag = _tag(tag)
-    image = load_image(ctx, image_id, policy.MODIFY_IMAGE)
+    image = util.load_image(ctx, image_id,
+                            (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     db_images.image_add_tag(ctx, image.id, tag, CONF.image_tag_quota)
     return util.empty_response()
 
@@ -865,7 +274,8 @@ def delete_tag(req, image_id, tag):
     ctx = util.context(req)
     util.check_mutating(ctx)
     tag = _tag(tag)
-    image = load_image(ctx, image_id, policy.MODIFY_IMAGE)
+    image = util.load_image(ctx, image_id,
+                            (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     db_images.image_delete_tag(ctx, image.id, tag)
     return util.empty_response()
 
@@ -875,7 +285,7 @@ def delete_tag(req, image_id, tag):
 def _set_active_state(req, image_id, rule, wanted, source, verb):
     ctx = util.context(req)
     util.check_mutating(ctx)
-    image = load_image(ctx, image_id, rule)
+    image = util.load_image(ctx, image_id, (policy.GET_IMAGE, rule))
     if image.status == wanted:
         return util.empty_response()
     if image.status != source:

@@ -12,7 +12,6 @@ from glance_import import exception
 from glance_import import policy
 from glance_import.api import forwarding
 from glance_import.api import util
-from glance_import.db import images as db_images
 from glance_import.importer import executor
 from glance_import.importer import locks
 from glance_import.importer import request as import_request
@@ -29,7 +28,8 @@ def import_image(req, image_id):
     util.check_mutating(ctx)
     body = util.json_body(req)
     import_req = import_request.parse(CONF, body, req.headers)
-    image = db_images.image_get(ctx, image_id)
+    # The image's state is checked before the policy, in Glance's order.
+    image = util.load_image(ctx, image_id, (), from_path=False)
     import_request.check_image(image, import_req)
     copying = import_req.method == 'copy-image'
     policy.authorize_image(

@@ -10,7 +10,6 @@ from oslo_config import cfg
 from glance_import import exception
 from glance_import import images as image_domain
 from glance_import import policy
-from glance_import.api import images as images_api
 from glance_import.api import util
 from glance_import.db import members as db_members
 
@@ -29,14 +28,14 @@ def member_view(member):
 
 
 def _shared_image(ctx, image_id, rule):
-    image = images_api.load_image(ctx, image_id, rule)
+    image = util.load_image(ctx, image_id, (policy.GET_IMAGE, rule))
     if image.visibility != 'shared':
         raise exception.Forbidden('Only shared images have members.')
     return image
 
 
 def _member_id(value):
-    member_id = images_api.path_text(value)
+    member_id = util.path_text(value)
     if '\x00' in member_id or len(member_id) > MEMBER_ID_MAX:
         raise exception.MemberNotFound(image_id=member_id)
     return member_id

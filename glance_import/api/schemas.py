@@ -24,8 +24,7 @@ CUSTOM_PROPERTIES_FILE = 'schema-image.json'
 # (properties, required names) from the operator's schema-image.json.
 _CUSTOM = ({}, ())
 
-UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
-                '-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$')
+UUID_PATTERN = util.UUID_PATTERN
 
 
 def _nullable(kind, text, **extra):

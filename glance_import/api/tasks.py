@@ -19,7 +19,6 @@ from glance_import import policy
 from glance_import import tasks as task_domain
 from glance_import.api import schemas
 from glance_import.api import util
-from glance_import.db import images as db_images
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import executor
 from glance_import.importer import uri_filter
@@ -74,8 +73,7 @@ def _raw(value):
 def list_image_tasks(req, image_id):
     """GET /v2/images/{image_id}/tasks: the image's tasks as rows; 200."""
     ctx = util.context(req)
-    image = db_images.image_get(ctx, image_id)
-    policy.authorize_image(ctx, policy.GET_IMAGE, image)
+    image = util.load_image(ctx, image_id, from_path=False)
     tasks = db_tasks.task_get_all(ctx, owner=_owner_filter(ctx),
                                   image_id=image.id)
     return util.json_response(

@@ -1,15 +1,22 @@
-"""Request and response helpers shared by the handlers."""
+"""Helpers shared by the handlers: the request context, bodies, query and
+path parameters, responses, and loading the image a request names."""
 
 import functools
 import json
+import re
 
 import webob
 
 from glance_import import exception
+from glance_import import policy
+from glance_import.db import images as db_images
 
 CONTEXT_KEY = 'glance_import.context'
 JSON_MAX_DEPTH = 32
 JSON_MAX_BYTES = 1 << 20
+UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
+                '-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$')
+_UUID_RE = re.compile(UUID_PATTERN)
 
 
 def context(req):
@@ -126,16 +133,75 @@ def _reject_constant(name):
     raise ValueError('%s is not valid JSON' % name)
 
 
-def _check_strings(doc):
+def _strings(doc, *, keys):
+    """Every string of a JSON document, its object keys too if *keys*."""
     stack = [doc]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            _check_text(item)
+            yield item
         elif isinstance(item, dict):
+            if keys:
+                stack.extend(item)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def _check_strings(doc):
+    # Keys were checked as they were parsed (_no_lone_surrogates).
+    for text in _strings(doc, keys=False):
+        _check_text(text)
+
+
+def without_nul(value, what):
+    """Refuse text a database cannot store (NUL) with a 400."""
+    if isinstance(value, str) and '\x00' in value:
+        raise exception.BadRequest('%s must not contain NUL characters.'
+                                   % what)
+    return value
+
+
+def check_no_nul(doc, what='Request body'):
+    """without_nul over every key and string of a JSON document."""
+    for text in _strings(doc, keys=True):
+        without_nul(text, what)
+
+
+def path_text(value):
+    """A path variable as text: WSGI hands it over as latin-1."""
+    try:
+        return value.encode('latin-1').decode('utf-8')
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise exception.BadRequest('The URL path is not valid UTF-8.')
+
+
+def load_image(ctx, image_id, rules=(policy.GET_IMAGE,), *,
+               from_path=True, check_visible=True):
+    """The image *image_id* after enforcing each of *rules* once, in order.
+
+    An image the caller may not see is a 404 (ImageNotFound); list
+    get_image first to make that so whatever the later rules say.
+    *from_path*: decode the id as a path variable and 404 unless it is a
+    UUID; the data, import and task handlers pass the raw id, as they
+    always have. Empty *rules*: the caller checks policy itself, after
+    validating the request. *check_visible* False: re-read an image this
+    request was already allowed to change.
+    """
+    if from_path:
+        image_id = path_text(image_id)
+        if not _UUID_RE.match(image_id):
+            raise exception.ImageNotFound(image_id=image_id)
+    image = db_images.image_get(ctx, image_id, check_visible=check_visible)
+    for rule in dict.fromkeys(rules):
+        policy.authorize_image(ctx, rule, image)
+    return image
+
+
+def multi_store(conf):
+    """Whether stores are named (enabled_backends), asked without loading
+    the store layer and its glance_store drivers."""
+    return bool(conf.enabled_backends)
 
 
 def json_response(body, status=200, headers=None):
@@ -161,12 +227,11 @@ def empty_response(status=204, headers=None):
 
 def bool_param(value, name):
     """'true'/'false' query parameters, lowercase only, as Glance."""
-    if value == 'true':
-        return True
-    if value == 'false':
-        return False
-    raise exception.BadRequest("Invalid value '%s' for parameter %s: "
-                               "expected true or false" % (value, name))
+    if value not in ('true', 'false'):
+        raise exception.BadRequest(
+            "Invalid value '%s' for '%s' filter. Valid values are 'true' "
+            "or 'false'." % (value, name))
+    return value == 'true'
 
 
 def iso8601(dt):

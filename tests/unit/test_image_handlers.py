@@ -5,6 +5,8 @@ import webob
 
 from glance_import import context
 from glance_import import exception
+from glance_import.api import image_patch
+from glance_import.api import image_query
 from glance_import.api import images
 from glance_import.api import members
 from glance_import.api import util
@@ -31,7 +33,7 @@ def test_read_only_context_is_refused(handler, method, kwargs, body):
     req = webob.Request.blank('/v2/images', method=method)
     if body:
         req.body = body
-        req.content_type = images.PATCH_V21 if method == 'PATCH' \
+        req.content_type = image_patch.PATCH_V21 if method == 'PATCH' \
             else 'application/json'
     req.environ[util.CONTEXT_KEY] = context.RequestContext(
         project_id=None, roles=[], read_only=True, overwrite=False)
@@ -49,12 +51,12 @@ def test_read_only_context_is_refused(handler, method, kwargs, body):
     ('a,,b', ['a', '', 'b']),
 ])
 def test_split_in_list(text, values):
-    assert images.split_in_list(text) == values
+    assert image_query.split_in_list(text) == values
 
 
 def test_split_in_list_unbalanced():
     with pytest.raises(exception.BadRequest):
-        images.split_in_list('"a,b')
+        image_query.split_in_list('"a,b')
 
 
 @pytest.mark.parametrize('params, keys, dirs', [
@@ -68,4 +70,4 @@ def test_split_in_list_unbalanced():
      ['desc', 'asc']),
 ])
 def test_parse_sorting(params, keys, dirs):
-    assert images.parse_sorting(params) == (keys, dirs)
+    assert image_query.parse_sorting(params) == (keys, dirs)

@@ -90,3 +90,57 @@ def test_store_lists():
     assert images.stores_list(None) == []
     assert images.stores_list('b,a,,c') == ['b', 'a', 'c']
     assert images.stores_value(['b', 'a', 'b']) == 'a,b'
+
+
+# Which statuses allow each change of locations, written out on its own
+# so that a change of images.LOCATION_CHANGES is noticed.
+LOCATION_STATUSES = {
+    'add': {'queued', 'active'},
+    'replace': {'queued', 'active'},
+    'remove': {'active'},
+}
+
+
+def test_location_table():
+    assert images.LOCATION_CHANGES == LOCATION_STATUSES
+
+
+@pytest.mark.parametrize('change', sorted(LOCATION_STATUSES))
+@pytest.mark.parametrize('status', images.STATUSES)
+def test_check_location_change(change, status):
+    image = images.Image(id='i', status=status)
+    if status in LOCATION_STATUSES[change]:
+        images.check_location_change(image, change)
+    else:
+        with pytest.raises(exception.Conflict) as e:
+            images.check_location_change(image, change)
+        assert e.value.status == 409
+        assert e.value.msg == (
+            "It's not allowed to %s locations if image status is %s."
+            % (change, status))
+
+
+@pytest.mark.parametrize('status', images.STATUSES)
+def test_check_store_data_removal(status):
+    image = images.Image(id='i', status=status)
+    if status == 'active':
+        images.check_store_data_removal(image)
+    else:
+        with pytest.raises(exception.Conflict) as e:
+            images.check_store_data_removal(image)
+        assert e.value.status == 409
+        assert e.value.msg == (
+            "It's not allowed to remove image data from store if image "
+            "status is not 'active'")
+
+
+@pytest.mark.parametrize('status', images.STATUSES)
+def test_only_a_queued_image_is_activated_by_a_location(status):
+    image = images.Image(id='i', status=status)
+    assert images.location_activates(image) == (status == 'queued')
+
+
+@pytest.mark.parametrize('status', images.STATUSES)
+def test_only_deactivated_data_is_for_admins_only(status):
+    image = images.Image(id='i', status=status)
+    assert images.data_for_admins_only(image) == (status == 'deactivated')
