@@ -46,7 +46,7 @@ def _parse_pointer(pointer):
     return segments
 
 
-def _parse_operation(item, media_type):
+def _parse_operation(item, media_type, conf):
     """{'op', 'path' (segments), 'value'} from one patch element."""
     if not isinstance(item, dict):
         raise exception.BadRequest('Operations must be JSON objects.')
@@ -89,11 +89,11 @@ def _parse_operation(item, media_type):
         if root not in PATCH_BASE:
             image_domain.check_property_name(root)
         fragment = value if len(path) == 1 else [value]
-        schemas.validate_image({root: fragment}, whole=False)
+        schemas.validate_image({root: fragment}, conf, whole=False)
     return {'op': op, 'path': path, 'value': value}
 
 
-def parse_patch(req):
+def parse_patch(req, conf):
     """The list of operations of a PATCH request (415/400/403 early)."""
     media_type = req.content_type
     if media_type not in (PATCH_V21, PATCH_V20):
@@ -105,7 +105,8 @@ def parse_patch(req):
         raise exception.BadRequest(
             'Request body must be a JSON array of operation objects.')
     util.check_no_nul(doc)
-    return media_type, [_parse_operation(item, media_type) for item in doc]
+    return media_type, [_parse_operation(item, media_type, conf)
+                        for item in doc]
 
 
 class _Changes:
@@ -118,9 +119,6 @@ class _Changes:
         self.tags = list(image.tags)
         self.tags_changed = False
         self.location_ops = []
-
-    def current(self, attr):
-        return self.values.get(attr, getattr(self.image, attr))
 
 
 def _apply_base(ctx, changes, op, root, value):

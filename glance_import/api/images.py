@@ -45,7 +45,7 @@ def _preferred_location(locations, conf):
         conf, loc['metadata'].get('store')))
 
 
-def image_view(ctx, image, conf=CONF):
+def image_view(ctx, image, conf):
     """The image as Glance clients expect it."""
     view = {attr: getattr(image, attr)
             for attr in image_domain.BASE_ATTRIBUTES}
@@ -86,7 +86,7 @@ def create_image(req):
         if key in image_domain.READ_ONLY and key not in image_writes.WRITABLE:
             raise exception.ReadOnlyAttribute(attribute=key)
     util.check_no_nul(body)
-    schemas.validate_image(body)
+    schemas.validate_image(body, CONF)
     values, properties = {}, {}
     for key, value in body.items():
         if key in image_writes.WRITABLE:
@@ -121,11 +121,11 @@ def create_image(req):
     image = db_images.image_create(ctx, values, properties, tags)
     image.member = None
     return util.json_response(
-        image_view(ctx, image), status=201,
-        headers=_create_headers(req, image))
+        image_view(ctx, image, CONF), status=201,
+        headers=_create_headers(req, image, CONF))
 
 
-def _create_headers(req, image, conf=CONF):
+def _create_headers(req, image, conf):
     headers = {'Location': '%s/v2/images/%s' % (req.application_url,
                                                 image.id)}
     if conf.enable_image_import and conf.enabled_import_methods:
@@ -145,7 +145,7 @@ def show_image(req, image_id):
     """200: one image."""
     ctx = util.context(req)
     image = util.load_image(ctx, image_id)
-    return util.json_response(image_view(ctx, image))
+    return util.json_response(image_view(ctx, image, CONF))
 
 
 # List ------------------------------------------------------------------
@@ -162,7 +162,7 @@ def list_images(req):
     # customised by the operator, so it has the last word per image.
     shown = [image for image in images if policy.check(
         ctx, policy.GET_IMAGE, policy.image_target(image, image.member))]
-    body = {'images': [image_view(ctx, image) for image in shown],
+    body = {'images': [image_view(ctx, image, CONF) for image in shown],
             'first': image_query.page_link(params),
             'schema': '/v2/schemas/images'}
     if full_page and shown:
@@ -176,12 +176,12 @@ def update_image(req, image_id):
     """200: the image after applying a JSON-patch document."""
     ctx = util.context(req)
     util.check_mutating(ctx)
-    media_type, operations = image_patch.parse_patch(req)
+    media_type, operations = image_patch.parse_patch(req, CONF)
     image = util.load_image(ctx, image_id,
                             (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     image = image_patch.apply_patch(ctx, image, media_type, operations,
                                     CONF)
-    return util.json_response(image_view(ctx, image))
+    return util.json_response(image_view(ctx, image, CONF))
 
 
 # Delete ----------------------------------------------------------------

@@ -120,7 +120,6 @@ class Router:
 
     @webob.dec.wsgify
     def __call__(self, req):
-        # routes matches HEAD only if asked; treat it as GET like webob.
         match = self.mapper.match(environ=req.environ)
         if match is None:
             raise exception.NotFound(

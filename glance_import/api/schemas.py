@@ -137,7 +137,7 @@ def _image_schema(disk_formats, container_formats):
     return schema
 
 
-def load_custom_properties(conf=CONF):
+def load_custom_properties(conf):
     """Merge the operator's ``schema-image.json`` into the image schema.
 
     The file is looked for beside the configuration files, then in
@@ -198,7 +198,7 @@ def _read_custom_properties(path):
     return properties, tuple(required)
 
 
-def image_schema(conf=CONF):
+def image_schema(conf):
     """The image schema, with the formats this deployment accepts."""
     return _image_schema(tuple(conf.image_format.disk_formats),
                          tuple(conf.image_format.container_formats))
@@ -219,7 +219,7 @@ def _collection(name, item):
     }
 
 
-def images_schema(conf=CONF):
+def images_schema(conf):
     return _collection('images', image_schema(conf))
 
 
@@ -302,7 +302,7 @@ def _image_validator(disk_formats, container_formats, whole):
     return jsonschema.Draft4Validator(schema)
 
 
-def validate_image(doc, conf=CONF, *, whole=True):
+def validate_image(doc, conf, *, whole=True):
     """Raise 400 unless *doc* fits the image schema.
 
     A PATCH value is checked as a fragment, ``{attribute: value}``
@@ -320,12 +320,12 @@ def validate_image(doc, conf=CONF, *, whole=True):
 
 def show_image_schema(req):
     """200: the image schema."""
-    return util.json_response(image_schema())
+    return util.json_response(image_schema(CONF))
 
 
 def show_images_schema(req):
     """200: the image collection schema."""
-    return util.json_response(images_schema())
+    return util.json_response(images_schema(CONF))
 
 
 def show_member_schema(req):
