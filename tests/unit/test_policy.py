@@ -23,15 +23,17 @@ OTHER = 'project-other'
 
 @pytest.fixture
 def enforce(tmp_path):
-    """``enforce(text=None, name='policy.yaml')`` loads an enforcer."""
+    """``enforce(text=None, name='policy.yaml', policy_dirs=None)`` loads
+    an enforcer."""
 
-    def load(text=None, name='policy.yaml'):
+    def load(text=None, name='policy.yaml', policy_dirs=None):
         conf = cfg.ConfigOpts()
         path = str(tmp_path / name)
         if text is not None:
             with open(path, 'w') as f:
                 f.write(text)
-        policy_opts.set_defaults(conf, policy_file=path)
+        policy_opts.set_defaults(conf, policy_file=path,
+                                 policy_dirs=policy_dirs or ['policy.d'])
         conf([], default_config_files=[])
         policy.reset()
         return policy.get_enforcer(conf)
@@ -40,7 +42,17 @@ def enforce(tmp_path):
     yield load
     policy.reset()
     # set_defaults changes the shared option objects, cfg.CONF's too.
-    policy_opts.set_defaults(cfg.ConfigOpts(), policy_file='policy.yaml')
+    policy_opts.set_defaults(cfg.ConfigOpts(), policy_file='policy.yaml',
+                             policy_dirs=['policy.d'])
+
+
+def _rewrite(path, text):
+    """Give the policy file at *path* new text, seen as changed."""
+    path.write_text(text)
+    mtime = os.stat(path).st_mtime + 5
+    os.utime(path, (mtime, mtime))
+    # oslo.policy finds a changed directory by its own mtime too.
+    os.utime(path.parent, (mtime, mtime))
 
 
 def _ctx(project, *roles):
@@ -330,10 +342,7 @@ def test_edited_policy_file_applies_after_the_reload_interval(
     enforce('"get_image": ""\n')
     other = PERSONAS['other-reader']()
     assert policy.check(other, 'get_image', _target())
-    path = tmp_path / 'policy.yaml'
-    path.write_text('"get_image": "role:admin"\n')
-    mtime = os.stat(path).st_mtime + 5
-    os.utime(path, (mtime, mtime))
+    _rewrite(tmp_path / 'policy.yaml', '"get_image": "role:admin"\n')
     # Within the interval the file is not looked at again.
     assert policy.check(other, 'get_image', _target())
     monkeypatch.setattr(policy.Decisions, 'RELOAD_INTERVAL', 0)
@@ -368,28 +377,14 @@ def test_rules_changed_in_place_drop_the_decisions(enforce, monkeypatch):
     assert not policy.check(other, 'get_image', _target())
 
 
-def test_a_changed_policy_directory_drops_the_decisions(tmp_path,
+def test_a_changed_policy_directory_drops_the_decisions(enforce, tmp_path,
                                                          monkeypatch):
     policy_d = tmp_path / 'policy.d'
     policy_d.mkdir()
     (policy_d / 'images.yaml').write_text('"get_image": ""\n')
-    conf = cfg.ConfigOpts()
-    policy_opts.set_defaults(conf, policy_file=str(tmp_path / 'none.yaml'),
-                             policy_dirs=[str(policy_d)])
-    conf([], default_config_files=[])
-    policy.reset()
-    try:
-        policy.get_enforcer(conf)
-        other = PERSONAS['other-reader']()
-        assert policy.check(other, 'get_image', _target())
-        path = policy_d / 'images.yaml'
-        path.write_text('"get_image": "role:admin"\n')
-        mtime = os.stat(path).st_mtime + 5
-        os.utime(path, (mtime, mtime))
-        os.utime(policy_d, (mtime, mtime))
-        monkeypatch.setattr(policy.Decisions, 'RELOAD_INTERVAL', 0)
-        assert not policy.check(other, 'get_image', _target())
-    finally:
-        policy.reset()
-        policy_opts.set_defaults(cfg.ConfigOpts(), policy_file='policy.yaml',
-                                 policy_dirs=['policy.d'])
+    enforce(name='none.yaml', policy_dirs=[str(policy_d)])
+    other = PERSONAS['other-reader']()
+    assert policy.check(other, 'get_image', _target())
+    _rewrite(policy_d / 'images.yaml', '"get_image": "role:admin"\n')
+    monkeypatch.setattr(policy.Decisions, 'RELOAD_INTERVAL', 0)
+    assert not policy.check(other, 'get_image', _target())
