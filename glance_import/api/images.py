@@ -20,6 +20,9 @@ from glance_import.api import schemas
 from glance_import.api import util
 from glance_import.db import image_lists
 from glance_import.db import images as db_images
+from glance_import.store import backends
+from glance_import.store import discovery
+from glance_import.store import staging
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -38,9 +41,8 @@ def _locations_visible(ctx, image):
 
 def _preferred_location(locations, conf):
     """The location read first: the heaviest store, then oldest."""
-    if not util.multi_store(conf):
+    if not backends.is_multi_store(conf):
         return locations[0]
-    from glance_import.store import discovery
     return max(locations, key=lambda loc: discovery.store_weight(
         conf, loc['metadata'].get('store')))
 
@@ -68,7 +70,7 @@ def image_view(ctx, image, conf):
                                  for loc in locations]
         if conf.show_image_direct_url and locations:
             view['direct_url'] = _preferred_location(locations, conf)['url']
-    if util.multi_store(conf) and image.stores:
+    if backends.is_multi_store(conf) and image.stores:
         view['stores'] = ','.join(image.stores)
     return view
 
@@ -131,8 +133,7 @@ def _create_headers(req, image, conf):
     if conf.enable_image_import and conf.enabled_import_methods:
         headers['OpenStack-image-import-methods'] = ','.join(
             conf.enabled_import_methods)
-    if util.multi_store(conf):
-        from glance_import.store import backends
+    if backends.is_multi_store(conf):
         headers['OpenStack-image-store-ids'] = ','.join(
             backends.store_ids(conf))
     return headers
@@ -201,9 +202,6 @@ def delete_image(req, image_id):
         raise exception.Forbidden(
             'Image %s is protected and cannot be deleted.' % image.id)
     image_domain.check_transition(image, image_domain.DELETED)
-    # Imported lazily: the store layer pulls in glance_store drivers.
-    from glance_import.store import backends
-    from glance_import.store import staging
     tried = _delete_remote_data_first(ctx, image)
     try:
         locations = db_images.image_delete(ctx, image.id)
@@ -227,7 +225,6 @@ def _delete_remote_data_first(ctx, image):
     image stays with a 409. Any other failure is logged and the image is
     deleted all the same, as before. Returns the locations tried.
     """
-    from glance_import.store import backends
     tried = set()
     for location in image.locations:
         if backends.local_path(location) is not None:

@@ -10,6 +10,7 @@ from glance_import import images as image_domain
 from glance_import import policy
 from glance_import.api import util
 from glance_import.db import images as db_images
+from glance_import.store import backends
 
 _LOCATION_VERBS = {'add': 'add', 'replace': 'update', 'remove': 'remove'}
 
@@ -27,7 +28,7 @@ def _check_url(url, metadata, conf):
     """400 unless a configured store understands *url*."""
     from glance_store import location as store_location
     try:
-        if util.multi_store(conf) and metadata.get('store'):
+        if backends.is_multi_store(conf) and metadata.get('store'):
             store_location.get_location_from_uri_and_backend(
                 url, metadata['store'], conf=conf)
         else:
@@ -117,7 +118,6 @@ def _remove(ctx, image, path, value, conf):
                                   'image.')
     location = image.locations[index]
     db_images.image_remove_location(ctx, image.id, location['id'])
-    from glance_import.store import backends
     backends.delete_all([location])
     return util.load_image(ctx, image.id, (), from_path=False,
                            check_visible=False)

@@ -198,12 +198,6 @@ def load_image(ctx, image_id, rules=(policy.GET_IMAGE,), *,
     return image
 
 
-def multi_store(conf):
-    """Whether stores are named (enabled_backends), asked without loading
-    the store layer and its glance_store drivers."""
-    return bool(conf.enabled_backends)
-
-
 def json_response(body, status=200, headers=None):
     resp = webob.Response(status=status, content_type='application/json',
                           charset='UTF-8')

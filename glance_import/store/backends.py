@@ -41,6 +41,11 @@ def _chunks(data):
     return data
 
 
+def _target(conf, store_id):
+    """The store a write to *store_id* (None: the default) goes to."""
+    return registry.layout(conf).store(resolve_store(conf, store_id))
+
+
 def add(conf, image_id: str, data, *, size: int | None = None,
         store_id: str | None = None, context=None) -> base.Stored:
     """Write *data* (iterable of chunks or file object) as *image_id*.
@@ -50,8 +55,8 @@ def add(conf, image_id: str, data, *, size: int | None = None,
     limits, client disconnects) propagate after the partial object is
     removed.
     """
-    store = registry.layout(conf).store(resolve_store(conf, store_id))
-    return store.add(conf, image_id, _chunks(data), size, context)
+    return _target(conf, store_id).add(conf, image_id, _chunks(data), size,
+                                       context)
 
 
 def add_from_staged_file(conf, image_id: str, path: str, staged=None,
@@ -67,7 +72,7 @@ def add_from_staged_file(conf, image_id: str, path: str, staged=None,
     hashed once. The staged file stays in place; the caller removes it.
     Size caps, quotas and format checks are the caller's business.
     """
-    store = registry.layout(conf).store(resolve_store(conf, store_id))
+    store = _target(conf, store_id)
     stored = store.link_file(conf, image_id, path, staged)
     if stored is not None:
         return stored
@@ -82,8 +87,7 @@ def native_location(conf, image_id: str,
     None when the store is not a native file store. Crash recovery uses
     it to find partial files that no location records.
     """
-    store = registry.layout(conf).store(resolve_store(conf, store_id))
-    return store.location_for(image_id)
+    return _target(conf, store_id).location_for(image_id)
 
 
 def local_path(location: dict) -> str | None:
