@@ -21,12 +21,19 @@ class Base(orm.DeclarativeBase):
 
 class Image(Base):
     __tablename__ = 'images'
+    # The list indexes (visibility or owner, then a sort key and the
+    # created_at, id tie-breakers) let a page of GET /v2/images be read
+    # in order; see db/image_lists.py.
     __table_args__ = (
-        sa.Index('ix_images_owner', 'owner'),
-        sa.Index('ix_images_visibility', 'visibility'),
         sa.Index('ix_images_status', 'status'),
         sa.Index('ix_images_deleted_created', 'deleted', 'created_at'),
-        sa.Index('ix_images_name', 'name'),
+        *(sa.Index('ix_images_%s_%s' % (prefix, key), prefix, *tail)
+          for prefix in ('visibility', 'owner')
+          for key, tail in (('created', ('created_at', 'id')),
+                            ('name', ('name', 'created_at', 'id')),
+                            ('size', ('size', 'created_at', 'id')))),
+        sa.Index('ix_images_name_created', 'name', 'created_at', 'id'),
+        sa.Index('ix_images_size_created', 'size', 'created_at', 'id'),
     )
 
     id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
