@@ -259,13 +259,14 @@ def _page_statement(with_project, segments, keys, dirs, limit):
                             ).subquery('page')
     columns = [page.c[a] for a in image_domain.BASE_ATTRIBUTES]
     if with_project:
-        membership = _MEMBERS.alias('caller_membership')
-        stmt = sa.select(*columns, membership.c.status.label(
-            'member_status')).select_from(page.outerjoin(membership, sa.and_(
-                membership.c.image_id == page.c.id,
-                membership.c.member == _CALLER)))
+        # A lookup per image of the page on the (image, member) key,
+        # rather than a join that reads all of the caller's memberships.
+        member_status = sa.select(_MEMBERS.c.status).where(
+            _MEMBERS.c.image_id == page.c.id,
+            _MEMBERS.c.member == _CALLER).scalar_subquery()
     else:
-        stmt = sa.select(*columns, sa.null().label('member_status'))
+        member_status = sa.null()
+    stmt = sa.select(*columns, member_status.label('member_status'))
     return stmt.order_by(*_ordered(_sort_columns(keys, dirs, page))
                          ).limit(limit)
 

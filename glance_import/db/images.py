@@ -83,17 +83,20 @@ def to_domain(ctx, conn, rows):
     """
     images = {}
     for row in rows:
+        # The row's leading columns are BASE_ATTRIBUTES, in order; zip
+        # stops before member_status.
         image = image_domain.Image(
-            **{attr: row[i] for i, attr in
-               enumerate(image_domain.BASE_ATTRIBUTES)})
+            **dict(zip(image_domain.BASE_ATTRIBUTES, row, strict=False)))
         if row.member_status is not None:
             image.member = ctx.project_id
         images[image.id] = image
     if not images:
         return []
     locations = []
+    # fetchall: a page of 1000 images has some 20 000 children, and
+    # fetching them one by one costs more than the query.
     for kind, image_id, loc_id, a, b in conn.execute(
-            _GET_CHILDREN, {'ids': list(images)}):
+            _GET_CHILDREN, {'ids': list(images)}).all():
         image = images[image_id]
         if kind == 'p':
             image.properties[a] = b
