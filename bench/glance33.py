@@ -90,7 +90,7 @@ log_file = {workdir}/glance-api.log
 debug = false
 
 [database]
-connection = sqlite:///{workdir}/glance.sqlite
+connection = {database}
 
 [glance_store]
 stores = file,http
@@ -161,7 +161,8 @@ def _installed(venv):
     if not os.path.exists(os.path.join(venv, 'bin', 'uwsgi')):
         return False
     probe = subprocess.run(
-        [python, '-c', 'import importlib.metadata as m;'
+        [python, '-c', 'import psycopg2, pymysql;'
+         'import importlib.metadata as m;'
          'print(m.version("glance"))'],
         capture_output=True, text=True)
     return probe.returncode == 0 and probe.stdout.strip() == GLANCE_VERSION
@@ -180,8 +181,11 @@ def ensure_venv(venv=None, log=print):
     pip = os.path.join(venv, 'bin', 'pip')
     subprocess.run([pip, 'install', '--quiet', '--upgrade', 'pip'],
                    check=True)
+    # The database drivers let the scale benchmark put Glance on the
+    # same PostgreSQL or MySQL server as glance_import.
     subprocess.run([pip, 'install', '--quiet',
-                    'glance==%s' % GLANCE_VERSION, 'uwsgi'], check=True)
+                    'glance==%s' % GLANCE_VERSION, 'uwsgi',
+                    'psycopg2-binary', 'PyMySQL'], check=True)
     if not _installed(venv):
         raise RuntimeError('Glance %s did not install into %s'
                            % (GLANCE_VERSION, venv))
@@ -192,7 +196,7 @@ class Glance:
     """One Glance 33 under uwsgi rooted at *workdir*."""
 
     def __init__(self, venv, workdir, port=None, allowed_ports=(),
-                 processes=2, threads=4):
+                 processes=2, threads=4, database=None):
         self.venv = os.path.abspath(venv)
         self.workdir = os.path.abspath(workdir)
         self.port = port or free_port()
@@ -200,6 +204,9 @@ class Glance:
         self.allowed_ports = list(allowed_ports) or [80, 443]
         self.processes = processes
         self.threads = threads
+        # An SQLAlchemy URL; SQLite in the state directory by default.
+        self.database = database or 'sqlite:///%s/glance.sqlite' % (
+            self.workdir)
         self.proc = None
         self.store_dir = os.path.join(self.workdir, 'images')
         self.staging_dir = os.path.join(self.workdir, 'staging')
@@ -208,7 +215,7 @@ class Glance:
         values = {
             'workdir': self.workdir, 'flavor': FLAVOR, 'port': self.port,
             'venv': self.venv, 'processes': self.processes,
-            'threads': self.threads,
+            'threads': self.threads, 'database': self.database,
             'allowed_ports': ','.join(str(p) for p in self.allowed_ports),
         }
         for sub in ('etc', 'images', 'staging', 'locks', 'tasks'):
