@@ -550,20 +550,37 @@ def size_table(result):
 
 
 def growth_table(results):
-    """p50 at the largest size over p50 at the smallest, per call."""
+    """p50 at the largest size over p50 at the smallest, per call; and,
+    where the smallest catalog gave the caller a shorter answer than the
+    largest, the growth from the first size that gave as many images."""
     small, large = results[0], results[-1]
     lines = ['Growth of p50 from %s to %s images (largest / smallest)'
              % (format(small['images'], ','), format(large['images'], ','))]
-    row = '%-50s %9s %9s'
-    header = row % ('call', 'ours', 'Glance')
+    row = '%-50s %9s %9s %13s  %s'
+    header = row % ('call', 'ours', 'Glance', 'images', 'ours, same answer')
     lines += [header, '-' * len(header)]
-    for (label, s_ours, s_glance), (_, l_ours, l_glance) in zip(
-            _rows(small), _rows(large), strict=True):
-        label = re.sub(r' \(.*pages\)$', '', label)
+    per_size = [_rows(result) for result in results]
+    for i, (label, l_ours, l_glance) in enumerate(per_size[-1]):
+        _, s_ours, s_glance = per_size[0][i]
+        returned = [rows[i][1].get('returned') for rows in per_size]
+        same = ''
+        if returned[0] is not None and returned[0] != returned[-1]:
+            first = next((j for j, n in enumerate(returned)
+                          if n == returned[-1]), len(results) - 1)
+            if first < len(results) - 1:
+                same = '%s (from %s)' % (
+                    _ratio(l_ours['p50_ms'], per_size[first][i][1]['p50_ms']),
+                    format(results[first]['images'], ','))
+            else:
+                same = 'no smaller size gave %d' % returned[-1]
         lines.append(row % (
-            label, _ratio(l_ours['p50_ms'], s_ours['p50_ms']),
+            re.sub(r' \(.*pages\)$', '', label),
+            _ratio(l_ours['p50_ms'], s_ours['p50_ms']),
             _ratio(l_glance and l_glance['p50_ms'],
-                   s_glance and s_glance['p50_ms'])))
+                   s_glance and s_glance['p50_ms']),
+            '' if returned[0] is None else '%d -> %d' % (returned[0],
+                                                        returned[-1]),
+            same))
     return '\n'.join(lines)
 
 
@@ -608,7 +625,15 @@ def main(argv=None):
         tempfile.gettempdir(), 'glance_import-scale'),
         help='service state (and SQLite files)')
     parser.add_argument('--output', help='results file (JSON)')
+    parser.add_argument('--report', metavar='JSON',
+                        help='print the tables of an earlier run and stop')
     args = parser.parse_args(argv)
+    if args.report:
+        with open(args.report) as f:
+            results = json.load(f)['results']
+        print('\n\n'.join([size_table(r) for r in results] +
+                          [growth_table(results)]))
+        return 0
     if args.quick:
         args.sizes, args.calls = [200, 1000], 5
         args.walk_pages_max = args.walk_pages_max or 10
