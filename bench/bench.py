@@ -187,15 +187,8 @@ def disk_floor(directory, size, rounds=3):
     path = os.path.join(directory, 'disk-floor.tmp')
     block = os.urandom(IO_CHUNK)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         start = time.perf_counter()
-        try:
-            written = 0
-            while written < size:
-                written += os.write(fd, block)
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        written = _write_synced(path, size, block, os.fdatasync)
         write_s = time.perf_counter() - start
         read_MBps = 0
         for _ in range(rounds):
@@ -206,6 +199,48 @@ def disk_floor(directory, size, rounds=3):
             os.unlink(path)
     return {'bytes': size, 'write_MBps': written / write_s / MB,
             'read_MBps': read_MBps}
+
+
+def write_floor(directory, size, streams=1):
+    """*streams* files of *size* bytes written at once, each fsynced.
+
+    What the disk allows for that many durable uploads in parallel:
+    aggregate MB/s from the first write to the last fsync. The files
+    are removed afterwards.
+    """
+    os.makedirs(directory, exist_ok=True)
+    block = os.urandom(IO_CHUNK)
+    paths = [os.path.join(directory, 'write-floor-%d.tmp' % n)
+             for n in range(streams)]
+    threads = [threading.Thread(target=_write_synced,
+                                args=(path, size, block, os.fsync))
+               for path in paths]
+    try:
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        _join(threads)
+        elapsed = time.perf_counter() - start
+    finally:
+        for path in paths:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    total = size * streams
+    return {'bytes': total, 'streams': streams, 'write_s': elapsed,
+            'write_MBps': total / elapsed / MB}
+
+
+def _write_synced(path, size, block, sync):
+    """Write *size* bytes of *block* repeated to *path*, then *sync* it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        written = 0
+        while written < size:
+            written += os.write(fd, block)
+        sync(fd)
+    finally:
+        os.close(fd)
+    return written
 
 
 # -- memory ----------------------------------------------------------------
@@ -327,14 +362,16 @@ def stage(ep, image_id, path, size):
 
 
 def glance_direct(ep, path, size, digests=None, memory_pid=None,
-                  cpu_pid=None):
+                  cpu_pid=None, warm_data=True, interval=0.05):
     """create -> stage -> import -> active, each phase timed (seconds).
 
     With *memory_pid* the service's memory is sampled while staging; with
     *cpu_pid* the service's CPU seconds of the stage and import phases are
-    recorded too.
+    recorded too. The image is polled every *interval* seconds; callers
+    running many imports at once warm the data themselves, once.
     """
-    warm(path)
+    if warm_data:
+        warm(path)
     result = {'bytes': size}
     cpu = (lambda: tree_cpu_seconds(cpu_pid)) if cpu_pid else (lambda: 0.0)
     t0 = time.perf_counter()
@@ -352,7 +389,7 @@ def glance_direct(ep, path, size, digests=None, memory_pid=None,
     ep.request('POST', '/v2/images/%s/import' % image_id,
                body={'method': {'name': 'glance-direct'}}, expect=(202,))
     t3 = time.perf_counter()
-    image = wait_status(ep, image_id)
+    image = wait_status(ep, image_id, interval=interval)
     t4 = time.perf_counter()
     c4 = cpu()
     _check(image, size, digests)
