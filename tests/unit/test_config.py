@@ -355,3 +355,27 @@ def test_glance_syntax_file_starts(tmp_path):
             'glance-direct', 'web-download']
     finally:
         service.stop()
+
+
+def _file_conf(tmp_path, text):
+    path = tmp_path / 'glance-api.conf'
+    path.write_text(text)
+    conf = cfg.ConfigOpts()
+    config.register_opts(conf)
+    conf(['--config-file', str(path)], default_config_files=[])
+    return conf
+
+
+@pytest.mark.parametrize('text,expected', [
+    # Unset: a connection for each request thread, not oslo.db's 5.
+    ('', {'max_pool_size': 16}),
+    ('[DEFAULT]\nserver_threads = 40\n', {'max_pool_size': 40}),
+    ('[DEFAULT]\nserver_threads = 2\n', {'max_pool_size': 5}),
+    # The operator's choice stands, even when it is oslo.db's default.
+    ('[database]\nmax_pool_size = 7\n', {}),
+    ('[database]\nmax_pool_size = 5\n', {}),
+])
+def test_database_pool_follows_the_request_threads(tmp_path, text,
+                                                   expected):
+    from glance_import.db import engine
+    assert engine._pool_size(_file_conf(tmp_path, text)) == expected
