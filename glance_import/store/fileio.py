@@ -26,6 +26,10 @@ CHUNK_SIZE = 1024 * 1024
 # Below this, hashing inline is cheaper than handing the chunk to a thread.
 _THREAD_MIN_CHUNK = 256 * 1024
 _QUEUE_DEPTH = 3
+# Streams hashed on threads of their own at once: past one per core the
+# threads only compete for the cores, and each holds its queued chunks,
+# so further streams hash in their own thread and memory stays bounded.
+_PARALLEL_HASHING = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +84,13 @@ class MultiHasher:
 
     def update(self, chunk: bytes) -> None:
         if self._threads is None and len(chunk) >= _THREAD_MIN_CHUNK \
-                and len(self._hashers) > 1:
+                and len(self._hashers) > 1 \
+                and _PARALLEL_HASHING.acquire(blocking=False):
             self._threads = [_HashThread(h) for h in self._hashers]
             for thread in self._threads:
                 thread.start()
+        # A stream hashed inline may move to threads later (its inline
+        # updates are done by then), never back: queued chunks come first.
         if self._threads is None:
             for hasher in self._hashers:
                 hasher.update(chunk)
@@ -99,6 +106,7 @@ class MultiHasher:
             for thread in self._threads:
                 thread.join()
             self._threads = None
+            _PARALLEL_HASHING.release()
         md5 = self.md5.hexdigest()
         return md5, (self.other.hexdigest() if self.other else md5)
 

@@ -15,6 +15,7 @@ from glance_import import exception
 from glance_import import images
 from glance_import.db import images as db_images
 from glance_import.importer import residue
+from glance_import.store import fileio
 from glance_import.store import staging
 from tests import fixtures
 
@@ -216,3 +217,44 @@ def test_multi_store_staging_directory(service_factory, tmp_path):
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert os.listdir(custom) == [image_id]
+
+
+def _digests(chunks, algo='sha512'):
+    md5, other = hashlib.md5(), hashlib.new(algo)
+    for chunk in chunks:
+        md5.update(chunk)
+        other.update(chunk)
+    return md5.hexdigest(), other.hexdigest()
+
+
+def test_streams_beyond_one_per_core_hash_inline():
+    """Hash threads are for as many streams as cores; the others hash
+    in their own thread, so memory does not grow with the streams."""
+    chunks = [os.urandom(fileio.CHUNK_SIZE) for _ in range(3)]
+    expected = _digests(chunks)
+    busy = [fileio.MultiHasher('sha512')
+            for _ in range(os.cpu_count() or 1)]
+    try:
+        for hasher in busy:
+            hasher.update(chunks[0])
+            assert hasher._threads is not None
+        extra = fileio.MultiHasher('sha512')
+        extra.update(chunks[0])
+        assert extra._threads is None
+        # A core frees up: the inline stream may move to threads, with
+        # the same digests.
+        busy.pop().finish()
+        for chunk in chunks[1:]:
+            extra.update(chunk)
+        assert extra._threads is not None
+        assert extra.finish() == expected
+    finally:
+        for hasher in busy:
+            hasher.finish()
+    # Every thread permit is back.
+    again = [fileio.MultiHasher('sha512')
+             for _ in range(os.cpu_count() or 1)]
+    for hasher in again:
+        hasher.update(chunks[0])
+        assert hasher._threads is not None
+        hasher.finish()
