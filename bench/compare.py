@@ -103,15 +103,7 @@ class Ours:
         return self.proc.pid
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc is not None:
-            self._log.close()
+        stop_process(self.proc, getattr(self, '_log', None))
 
 
 class OursUwsgi(Ours):
@@ -169,6 +161,20 @@ class OursUwsgi(Ours):
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+
+def stop_process(proc, log=None, timeout=30):
+    """Terminate *proc* if it runs (kill it after *timeout* seconds) and
+    close its *log* file."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    if proc is not None and log is not None:
+        log.close()
 
 
 def git_commit():

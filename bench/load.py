@@ -271,15 +271,8 @@ class Conductor:
         return self.proc.pid
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc is not None:
-            self._log.close()
+        compare.stop_process(self.proc, getattr(self, '_log', None),
+                             timeout=60)
 
 
 class Databases:
@@ -741,15 +734,8 @@ class Front:
         return [counts.get('node%d' % i, 0) for i in range(nodes)]
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc is not None:
-            self._log.close()
+        compare.stop_process(self.proc, getattr(self, '_log', None),
+                             timeout=10)
 
 
 # -- two nodes -------------------------------------------------------------
