@@ -59,7 +59,7 @@ class _Branch:
 
 
 def _branches(is_admin, with_project, visibility, member_status):
-    """Disjoint branches whose union is what *ctx* may see.
+    """Disjoint branches whose union is what the caller may see.
 
     Admins see everything (but community images of others only when
     asked for). Other callers see public images, their own, and the

@@ -19,9 +19,8 @@ IMAGE_COLUMNS = tuple(_IMAGES.c[a] for a in image_domain.BASE_ATTRIBUTES)
 _PROPERTIES = models.ImageProperty.__table__
 _TAGS = models.ImageTag.__table__
 _LOCATIONS = models.ImageLocation.__table__
-# The caller's own membership, joined beside each image row; an alias, so
-# that the visibility filter's membership subqueries stay correlated to
-# nothing but the image. Without a project there is no membership.
+# The caller's own membership, joined beside the image row. Without a
+# project there is no membership.
 _CALLER_MEMBERSHIP = models.ImageMember.__table__.alias('caller_membership')
 _SELECT_IMAGES = {
     False: sa.select(*IMAGE_COLUMNS, sa.null().label('member_status')),
@@ -63,20 +62,13 @@ def _children_statement():
 _GET_CHILDREN = _children_statement()
 
 
-def select_images(ctx):
-    """Image columns plus ``member_status``, the caller's membership.
-
-    Execute with ``caller_params(ctx)`` among the parameters.
-    """
-    return _SELECT_IMAGES[bool(ctx.project_id)]
-
-
 def caller_params(ctx):
     return {'caller_project': ctx.project_id} if ctx.project_id else {}
 
 
 def to_domain(ctx, conn, rows):
-    """Domain images for *rows* of ``select_images``, children included.
+    """Domain images for *rows* of ``IMAGE_COLUMNS`` followed by
+    ``member_status`` (the caller's membership), children included.
 
     Plain rows rather than ORM objects: reads are the hot path, and one
     more statement loads the children of any number of images.
