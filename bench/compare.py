@@ -177,6 +177,27 @@ def stop_process(proc, log=None, timeout=30):
         log.close()
 
 
+def run_facts():
+    """When, on what and at which commit a run was made, and the load on
+    the machine as it began: the head of every benchmark report."""
+    return {
+        'date': datetime.datetime.now(datetime.UTC).isoformat(
+            timespec='seconds'),
+        'machine': {'cpus': os.cpu_count(), 'python':
+                    platform.python_version(), 'kernel': platform.release()},
+        'glance_import_commit': git_commit(),
+        'loadavg_before': [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def write_report(path, report, text):
+    """*report* as JSON at *path*, and *text* beside it as ``.txt``."""
+    with open(path, 'w') as f:
+        json.dump(report, f, indent=2, default=str)
+    with open(os.path.splitext(path)[0] + '.txt', 'w') as f:
+        f.write(text + '\n')
+
+
 def git_commit():
     try:
         return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
@@ -491,18 +512,13 @@ def main(argv=None):
     venv = glance33.ensure_venv(args.glance_venv, log=log)
     http_port = glance33.free_port()
     report = {
-        'date': datetime.datetime.now(datetime.UTC).isoformat(
-            timespec='seconds'),
-        'machine': {'cpus': os.cpu_count(), 'python':
-                    platform.python_version(), 'kernel': platform.release()},
-        'glance_import_commit': git_commit(),
+        **run_facts(),
         'profile': profile,
         'glance33_deployment': {'processes': args.glance_processes,
                                 'threads': args.glance_threads},
         'glance_import_deployment': {'workers': args.workers,
                                      'server': args.server},
         'nice': os.getpriority(os.PRIO_PROCESS, 0),
-        'loadavg_before': [round(v, 2) for v in os.getloadavg()],
     }
     log('disk floor in %s' % workdir)
     report['disk'] = bench.disk_floor(workdir, profile['disk_size'])
@@ -546,10 +562,7 @@ def main(argv=None):
     print(text)
     output = args.output or os.path.join(
         workdir, 'results-%s.json' % time.strftime('%Y%m%d-%H%M%S'))
-    with open(output, 'w') as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.splitext(output)[0] + '.txt', 'w') as f:
-        f.write(text + '\n')
+    write_report(output, report, text)
     log('\nresults written to %s (and .txt)' % output)
     return 0
 

@@ -39,12 +39,10 @@ services, the database and the load share the cores::
 import argparse
 import contextlib
 import csv
-import datetime
 import http.client
 import io
 import json
 import os
-import platform
 import re
 import resource
 import shutil
@@ -1242,14 +1240,9 @@ def main(argv=None):
         shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
     os.makedirs(workdir, exist_ok=True)
     report = {
-        'date': datetime.datetime.now(datetime.UTC).isoformat(
-            timespec='seconds'),
-        'machine': {'cpus': os.cpu_count(), 'python':
-                    platform.python_version(), 'kernel': platform.release()},
-        'glance_import_commit': compare.git_commit(),
+        **compare.run_facts(),
         'profile': profile, 'parts': sorted(parts),
         'settings': args.settings,
-        'loadavg_before': [round(v, 2) for v in os.getloadavg()],
         'errors': [],
     }
     databases = Databases(args.postgres)
@@ -1274,10 +1267,7 @@ def main(argv=None):
     print(output)
     path = args.output or os.path.join(
         workdir, 'load-%s.json' % time.strftime('%Y%m%d-%H%M%S'))
-    with open(path, 'w') as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.splitext(path)[0] + '.txt', 'w') as f:
-        f.write(output + '\n')
+    compare.write_report(path, report, output)
     log('\nresults written to %s (and .txt)' % path)
     return 1 if report['errors'] else 0
 

@@ -25,7 +25,6 @@ import datetime
 import io
 import json
 import os
-import platform
 import random
 import re
 import subprocess
@@ -651,17 +650,12 @@ def main(argv=None):
         recreate_database(url)
     engines = {name: sa.create_engine(url) for name, url in urls.items()}
     report = {
-        'date': datetime.datetime.now(datetime.UTC).isoformat(
-            timespec='seconds'),
-        'machine': {'cpus': os.cpu_count(), 'python':
-                    platform.python_version(), 'kernel': platform.release()},
-        'glance_import_commit': compare.git_commit(),
+        **compare.run_facts(),
         'db': args.db, 'sizes': args.sizes, 'calls': args.calls,
         'walk_pages_max': args.walk_pages_max, 'seed': args.seed,
         'caller': CALLER,
         'deployments': {'ours': {'workers': args.workers},
                         'glance': {'processes': args.glance_processes}},
-        'loadavg_before': [round(v, 2) for v in os.getloadavg()],
         'results': [],
     }
     servers = {'ours': Ours(os.path.join(workdir, 'glance_import'),
@@ -713,9 +707,8 @@ def main(argv=None):
     print(text)
     output = args.output or os.path.join(
         workdir, 'scale-%s.json' % time.strftime('%Y%m%d-%H%M%S'))
-    with open(output, 'w') as f:
-        json.dump(report, f, indent=2, default=str)
-    log('\nresults written to %s' % output)
+    compare.write_report(output, report, text)
+    log('\nresults written to %s (and .txt)' % output)
     return 0
 
 
