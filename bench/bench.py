@@ -245,7 +245,34 @@ def _write_synced(path, size, block, sync):
 
 # -- memory ----------------------------------------------------------------
 
-class TreeMemorySampler:
+class Sampler:
+    """Calls ``sample`` on entry, every *interval* seconds on a thread of
+    its own, and on exit; subclasses say what a sample is."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self):
+        raise NotImplementedError
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self):
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+class TreeMemorySampler(Sampler):
     """Samples the memory of a process and its descendants in a thread.
 
     Keeps the peak of the summed RSS, of the summed PSS (shared pages
@@ -255,12 +282,10 @@ class TreeMemorySampler:
 
     def __init__(self, pid, interval=0.1):
         import psutil
+        super().__init__(interval)
         self.root = psutil.Process(pid)
-        self.interval = interval
         self.peak = {'tree_rss_MB': 0.0, 'tree_pss_MB': 0.0,
                      'max_proc_rss_MB': 0.0, 'processes': 0}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self):
         import psutil
@@ -282,21 +307,6 @@ class TreeMemorySampler:
         peak['tree_pss_MB'] = max(peak['tree_pss_MB'], pss / MB)
         peak['max_proc_rss_MB'] = max(peak['max_proc_rss_MB'], biggest / MB)
         peak['processes'] = max(peak['processes'], len(procs))
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self.sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.sample()
 
 
 # -- image data paths ------------------------------------------------------

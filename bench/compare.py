@@ -190,12 +190,18 @@ def run_facts():
     }
 
 
-def write_report(path, report, text):
-    """*report* as JSON at *path*, and *text* beside it as ``.txt``."""
+def finish_report(report, render, path, log=print):
+    """Note the load as the run ends, print ``render(report)``, and write
+    *report* as JSON at *path* with the text beside it as ``.txt``."""
+    report['loadavg_after'] = [round(v, 2) for v in os.getloadavg()]
+    text = render(report)
+    print()
+    print(text)
     with open(path, 'w') as f:
         json.dump(report, f, indent=2, default=str)
     with open(os.path.splitext(path)[0] + '.txt', 'w') as f:
         f.write(text + '\n')
+    log('\nresults written to %s (and .txt)' % path)
 
 
 def git_commit():
@@ -556,14 +562,8 @@ def main(argv=None):
         for server in reversed(started):
             server.stop()
     report.update(run.results)
-    report['loadavg_after'] = [round(v, 2) for v in os.getloadavg()]
-    text = table(report)
-    print()
-    print(text)
-    output = args.output or os.path.join(
-        workdir, 'results-%s.json' % time.strftime('%Y%m%d-%H%M%S'))
-    write_report(output, report, text)
-    log('\nresults written to %s (and .txt)' % output)
+    finish_report(report, table, args.output or os.path.join(
+        workdir, 'results-%s.json' % time.strftime('%Y%m%d-%H%M%S')), log)
     return 0
 
 

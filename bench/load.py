@@ -323,7 +323,7 @@ class Databases:
         self.names = []
 
 
-class DatabaseCpu:
+class DatabaseCpu(bench.Sampler):
     """CPU time of the PostgreSQL backends of one database while in use.
 
     Under load the services' pools close and open connections, so the
@@ -332,15 +332,13 @@ class DatabaseCpu:
     """
 
     def __init__(self, databases, url, interval=0.2):
+        super().__init__(interval)
         self.databases = databases
         self.url = url
-        self.interval = interval
         self.first = {}
         self.last = {}
         self.opened = set()
         self._started = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self):
         import psutil
@@ -358,23 +356,9 @@ class DatabaseCpu:
             self.last[pid] = used
         self._started = True
 
-    def _run(self):
-        while not self._stop.wait(self.interval):
-            self.sample()
-
     @property
     def seconds(self):
         return sum(self.last[pid] - self.first[pid] for pid in self.last)
-
-    def __enter__(self):
-        self.sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.sample()
 
 
 def parse_size(text):
@@ -1261,14 +1245,8 @@ def main(argv=None):
     finally:
         databases.drop_all()
     report['duration_s'] = round(time.monotonic() - t0, 1)
-    report['loadavg_after'] = [round(v, 2) for v in os.getloadavg()]
-    output = text(report)
-    print()
-    print(output)
-    path = args.output or os.path.join(
-        workdir, 'load-%s.json' % time.strftime('%Y%m%d-%H%M%S'))
-    compare.write_report(path, report, output)
-    log('\nresults written to %s (and .txt)' % path)
+    compare.finish_report(report, text, args.output or os.path.join(
+        workdir, 'load-%s.json' % time.strftime('%Y%m%d-%H%M%S')), log)
     return 1 if report['errors'] else 0
 
 

@@ -583,6 +583,13 @@ def growth_table(results):
     return '\n'.join(lines)
 
 
+def tables(report):
+    """Every size's table, then the growth table."""
+    results = report['results']
+    return '\n\n'.join([size_table(r) for r in results] +
+                       [growth_table(results)])
+
+
 # -- the run ---------------------------------------------------------------
 
 def parse_sizes(text):
@@ -629,9 +636,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.report:
         with open(args.report) as f:
-            results = json.load(f)['results']
-        print('\n\n'.join([size_table(r) for r in results] +
-                          [growth_table(results)]))
+            print(tables(json.load(f)))
         return 0
     if args.quick:
         args.sizes, args.calls = [200, 1000], 5
@@ -701,14 +706,8 @@ def main(argv=None):
         if not args.keep:
             for url in urls.values():
                 drop_database(url)
-    report['loadavg_after'] = [round(v, 2) for v in os.getloadavg()]
-    text = '\n\n'.join([size_table(r) for r in report['results']] +
-                       [growth_table(report['results'])])
-    print(text)
-    output = args.output or os.path.join(
-        workdir, 'scale-%s.json' % time.strftime('%Y%m%d-%H%M%S'))
-    compare.write_report(output, report, text)
-    log('\nresults written to %s (and .txt)' % output)
+    compare.finish_report(report, tables, args.output or os.path.join(
+        workdir, 'scale-%s.json' % time.strftime('%Y%m%d-%H%M%S')), log)
     return 0
 
 
