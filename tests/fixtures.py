@@ -7,6 +7,7 @@ SQLAlchemy URL. An unreachable configured database fails the run.
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -256,16 +257,27 @@ class InProcessService:
 
 
 class ServiceProcess:
-    """``glance-import-api`` as a real child process."""
+    """``glance-import-api`` as a real child process.
+
+    Without *port* the server binds port 0 and the fixture reads the port
+    it got from its log: a port picked here and bound there can be taken by
+    another worker's server in between, which then answers in its place.
+    """
 
     def __init__(self, directory, db_url, overrides=None, port=None):
         self.directory = directory
-        self.port = port or free_port()
+        self.db_url = db_url
+        self.overrides = overrides
+        self.port = port or 0
         self.config_file = write_config(directory, db_url, overrides,
                                         port=self.port)
-        self.url = 'http://127.0.0.1:%d' % self.port
         self.proc = None
         self.log_path = os.path.join(directory, 'api.log')
+
+    @property
+    def url(self):
+        assert self.port, 'the server has not started yet'
+        return 'http://127.0.0.1:%d' % self.port
 
     def command(self):
         return [sys.executable, '-m', 'glance_import.cmd.api',
@@ -273,9 +285,15 @@ class ServiceProcess:
 
     def start(self, timeout=30):
         self.log = open(self.log_path, 'ab')  # noqa: SIM115 (kept open)
+        offset = self.log.tell()
         self.proc = subprocess.Popen(self.command(), stdout=self.log,
                                      stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
+        if not self.port:
+            self.port = _bound_port(self.log_path, offset, timeout, self.proc)
+            # A restart binds the same port, as a restarted Glance would.
+            write_config(self.directory, self.db_url, self.overrides,
+                         port=self.port)
         wait_for(self.url + '/versions', timeout, self.proc, self.log_path)
         return self
 
@@ -288,6 +306,28 @@ class ServiceProcess:
         self.proc.kill()
         self.proc.wait(10)
         self.log.close()
+
+
+_SERVING = re.compile(rb'Serving on http://[^ ]+:(\d+) ')
+
+
+def _bound_port(log_path, offset, timeout, proc):
+    """The port of the first 'Serving on' line written past *offset*."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(log_path, 'rb') as f:
+            f.seek(offset)
+            match = _SERVING.search(f.read())
+        if match:
+            return int(match.group(1))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    terminate(proc)
+    with open(log_path, errors='replace') as f:
+        f.seek(offset)
+        raise RuntimeError('server did not report its port (exit %s):\n%s'
+                           % (proc.returncode, f.read()[-4000:]))
 
 
 def terminate(proc, timeout=15):
