@@ -178,3 +178,95 @@ class InUseByStore(Conflict):
 class ImportTaskError(GlanceImportError):
     """An import step failed; the text becomes the task's message."""
     message = '%(reason)s'
+
+
+# Metadata definitions (/v2/metadefs): the messages are the API's, as
+# clients and operators' scripts match them.
+
+class MetadefNamespaceNotFound(NotFound):
+    message = ('Metadata definition namespace=%(namespace_name)s '
+               'was not found.')
+
+
+class MetadefObjectNotFound(NotFound):
+    message = ('The metadata definition object with name=%(object_name)s '
+               'was not found in namespace=%(namespace_name)s.')
+
+
+class MetadefPropertyNotFound(NotFound):
+    message = ('The metadata definition property with '
+               'name=%(property_name)s was not found in '
+               'namespace=%(namespace_name)s.')
+
+
+class MetadefTagNotFound(NotFound):
+    message = ('The metadata definition tag with name=%(name)s was not '
+               'found in namespace=%(namespace_name)s.')
+
+
+class MetadefResourceTypeNotFound(NotFound):
+    message = ('The metadata definition resource-type with '
+               'name=%(resource_type_name)s, was not found.')
+
+
+class MetadefResourceTypeAssociationNotFound(NotFound):
+    message = ('The metadata definition resource-type association of '
+               'resource-type=%(resource_type_name)s to '
+               'namespace=%(namespace_name)s, was not found.')
+
+
+class MetadefDuplicateNamespace(Conflict):
+    message = ('The metadata definition namespace=%(namespace_name)s '
+               'already exists.')
+
+
+class MetadefDuplicateObject(Conflict):
+    message = ('A metadata definition object with name=%(object_name)s '
+               'already exists in namespace=%(namespace_name)s.')
+
+
+class MetadefDuplicateProperty(Conflict):
+    message = ('A metadata definition property with name=%(property_name)s '
+               'already exists in namespace=%(namespace_name)s.')
+
+
+class MetadefDuplicateTag(Conflict):
+    message = ('A metadata tag with name=%(name)s already exists in '
+               'namespace=%(namespace_name)s. (Please note that metadata '
+               'tag names are case insensitive).')
+
+
+class MetadefDuplicateResourceType(Conflict):
+    message = ('A metadata definition resource-type with '
+               'name=%(resource_type_name)s already exists.')
+
+
+class MetadefDuplicateResourceTypeAssociation(Conflict):
+    message = ('The metadata definition resource-type association of '
+               'resource-type=%(resource_type_name)s to '
+               'namespace=%(namespace_name)s already exists.')
+
+
+class ProtectedMetadefNamespaceDelete(Forbidden):
+    message = ('Metadata definition namespace %(namespace)s is protected '
+               'and cannot be deleted.')
+
+
+class ProtectedMetadefObjectDelete(Forbidden):
+    message = ('Metadata definition object %(object_name)s is protected '
+               'and cannot be deleted.')
+
+
+class ProtectedMetadefNamespacePropDelete(Forbidden):
+    message = ('Metadata definition property %(property_name)s is '
+               'protected and cannot be deleted.')
+
+
+class ProtectedMetadefTagDelete(Forbidden):
+    message = ('Metadata definition tag %(tag_name)s is protected and '
+               'cannot be deleted.')
+
+
+class ProtectedMetadefResourceTypeAssociationDelete(Forbidden):
+    message = ('Metadata definition resource-type-association '
+               '%(resource_type)s is protected and cannot be deleted.')

@@ -187,3 +187,149 @@ class Task(Base):
     deleted_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
         sa.DateTime)
     deleted: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)
+
+
+# Metadata definitions (/v2/metadefs): the catalog of namespaces and
+# the objects, properties, tags and resource-type associations in them.
+# JSON documents are stored as json.dumps text; see db/metadefs.py.
+
+def _namespace_fk():
+    return orm.mapped_column(
+        sa.Integer, sa.ForeignKey('metadef_namespaces.id',
+                                  ondelete='CASCADE'),
+        nullable=False)
+
+
+def _folded_name(context):
+    return context.get_current_parameters()['name'].lower()
+
+
+class MetadefNamespace(Base):
+    __tablename__ = 'metadef_namespaces'
+    __table_args__ = (
+        sa.UniqueConstraint('namespace',
+                            name='uq_metadef_namespaces_namespace'),
+        sa.Index('ix_metadef_namespaces_owner', 'owner'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    namespace: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    display_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(80))
+    description: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    visibility: orm.Mapped[str] = orm.mapped_column(sa.String(32),
+                                                    default='private')
+    protected: orm.Mapped[bool] = orm.mapped_column(sa.Boolean,
+                                                    default=False)
+    owner: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class MetadefObject(Base):
+    __tablename__ = 'metadef_objects'
+    __table_args__ = (
+        sa.UniqueConstraint('namespace_id', 'name',
+                            name='uq_metadef_objects_namespace_id_name'),
+        sa.Index('ix_metadef_objects_name', 'name'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    namespace_id: orm.Mapped[int] = _namespace_fk()
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    description: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    required: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    json_schema: orm.Mapped[str] = orm.mapped_column(sa.Text, default='{}')
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class MetadefProperty(Base):
+    __tablename__ = 'metadef_properties'
+    __table_args__ = (
+        sa.UniqueConstraint('namespace_id', 'name',
+                            name='uq_metadef_properties_namespace_id_name'),
+        sa.Index('ix_metadef_properties_name', 'name'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    namespace_id: orm.Mapped[int] = _namespace_fk()
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    json_schema: orm.Mapped[str] = orm.mapped_column(sa.Text, default='{}')
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class MetadefTag(Base):
+    __tablename__ = 'metadef_tags'
+    # Tag names are unique regardless of case. MySQL's collation folds
+    # case in the first key already; the second, on the lower-cased
+    # name, makes PostgreSQL and SQLite agree.
+    __table_args__ = (
+        sa.UniqueConstraint('namespace_id', 'name',
+                            name='uq_metadef_tags_namespace_id_name'),
+        sa.UniqueConstraint('namespace_id', 'name_folded',
+                            name='uq_metadef_tags_namespace_id_name_folded'),
+        sa.Index('ix_metadef_tags_name', 'name'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    namespace_id: orm.Mapped[int] = _namespace_fk()
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    # Filled from name on insert (also for Core inserts); updates of the
+    # name must set it too.
+    name_folded: orm.Mapped[str] = orm.mapped_column(sa.String(80),
+                                                     default=_folded_name)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class MetadefResourceType(Base):
+    __tablename__ = 'metadef_resource_types'
+    __table_args__ = (
+        sa.UniqueConstraint('name', name='uq_metadef_resource_types_name'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    protected: orm.Mapped[bool] = orm.mapped_column(sa.Boolean,
+                                                    default=False)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class MetadefNamespaceResourceType(Base):
+    __tablename__ = 'metadef_namespace_resource_types'
+    __table_args__ = (
+        sa.Index('ix_metadef_ns_res_types_namespace_id', 'namespace_id'),
+    )
+
+    # No cascade from resource types: one still associated stays.
+    resource_type_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey('metadef_resource_types.id'),
+        primary_key=True)
+    namespace_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey('metadef_namespaces.id',
+                                  ondelete='CASCADE'),
+        primary_key=True)
+    properties_target: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(80))
+    prefix: orm.Mapped[str | None] = orm.mapped_column(sa.String(80))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, default=utcnow, onupdate=utcnow)
