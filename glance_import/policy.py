@@ -27,6 +27,12 @@ ADMIN_OR_READER_OF_OWNER_OR_MEMBER = (
 ADMIN_OR_SHARED_MEMBER = (
     f'{ADMIN} or (role:member and project_id:%(member_id)s)')
 SERVICE_OR_ADMIN = 'rule:service_api'
+# Namespaces (and what is in them) are readable in their owner project
+# and, when public, by every reader; only administrators change them.
+ADMIN_OR_READER_OF_NAMESPACE = (
+    f"{ADMIN} or (role:reader and (project_id:%(project_id)s"
+    " or 'public':%(visibility)s))")
+METADEF_ADMIN = 'rule:metadef_admin'
 
 # Rule names used by the handlers.
 ADD_IMAGE = 'add_image'
@@ -59,6 +65,33 @@ ADD_TASK = 'add_task'
 MODIFY_TASK = 'modify_task'
 STORES_INFO_DETAIL = 'stores_info_detail'
 CONTEXT_IS_ADMIN = 'context_is_admin'
+GET_METADEF_NAMESPACE = 'get_metadef_namespace'
+GET_METADEF_NAMESPACES = 'get_metadef_namespaces'
+MODIFY_METADEF_NAMESPACE = 'modify_metadef_namespace'
+ADD_METADEF_NAMESPACE = 'add_metadef_namespace'
+DELETE_METADEF_NAMESPACE = 'delete_metadef_namespace'
+GET_METADEF_OBJECT = 'get_metadef_object'
+GET_METADEF_OBJECTS = 'get_metadef_objects'
+MODIFY_METADEF_OBJECT = 'modify_metadef_object'
+ADD_METADEF_OBJECT = 'add_metadef_object'
+DELETE_METADEF_OBJECT = 'delete_metadef_object'
+LIST_METADEF_RESOURCE_TYPES = 'list_metadef_resource_types'
+GET_METADEF_RESOURCE_TYPE = 'get_metadef_resource_type'
+ADD_METADEF_RESOURCE_TYPE_ASSOCIATION = 'add_metadef_resource_type_association'
+REMOVE_METADEF_RESOURCE_TYPE_ASSOCIATION = (
+    'remove_metadef_resource_type_association')
+GET_METADEF_PROPERTY = 'get_metadef_property'
+GET_METADEF_PROPERTIES = 'get_metadef_properties'
+MODIFY_METADEF_PROPERTY = 'modify_metadef_property'
+ADD_METADEF_PROPERTY = 'add_metadef_property'
+REMOVE_METADEF_PROPERTY = 'remove_metadef_property'
+GET_METADEF_TAG = 'get_metadef_tag'
+GET_METADEF_TAGS = 'get_metadef_tags'
+MODIFY_METADEF_TAG = 'modify_metadef_tag'
+ADD_METADEF_TAG = 'add_metadef_tag'
+ADD_METADEF_TAGS = 'add_metadef_tags'
+DELETE_METADEF_TAG = 'delete_metadef_tag'
+DELETE_METADEF_TAGS = 'delete_metadef_tags'
 
 _SCOPE = ['project']
 
@@ -165,10 +198,86 @@ TASK_RULES = [
            ('POST', '/v2/tasks')]),
 ]
 
+_NAMESPACES = '/v2/metadefs/namespaces'
+_NAMESPACE = _NAMESPACES + '/{namespace_name}'
+_OBJECTS = _NAMESPACE + '/objects'
+_OBJECT = _OBJECTS + '/{object_name}'
+_PROPERTIES = _NAMESPACE + '/properties'
+_PROPERTY = _PROPERTIES + '/{property_name}'
+_TAGS = _NAMESPACE + '/tags'
+_TAG = _TAGS + '/{tag_name}'
+_ASSOCIATIONS = _NAMESPACE + '/resource_types'
+
+METADEF_RULES = [
+    policy.RuleDefault('metadef_default', '',
+                       description='Anyone. The old default of metadata '
+                                   'definition reads, for overrides.'),
+    policy.RuleDefault('metadef_admin', ADMIN,
+                       description='Who may change metadata definitions.'),
+    _rule(GET_METADEF_NAMESPACE, ADMIN_OR_READER_OF_NAMESPACE,
+          'Show a metadata definition namespace.', [('GET', _NAMESPACE)]),
+    _rule(GET_METADEF_NAMESPACES, ADMIN_OR_PROJECT_READER,
+          'List metadata definition namespaces.', [('GET', _NAMESPACES)]),
+    _rule(MODIFY_METADEF_NAMESPACE, METADEF_ADMIN,
+          'Update a metadata definition namespace.', [('PUT', _NAMESPACE)]),
+    _rule(ADD_METADEF_NAMESPACE, METADEF_ADMIN,
+          'Create a metadata definition namespace.', [('POST', _NAMESPACES)]),
+    _rule(DELETE_METADEF_NAMESPACE, METADEF_ADMIN,
+          'Delete a metadata definition namespace.', [('DELETE', _NAMESPACE)]),
+    _rule(GET_METADEF_OBJECT, ADMIN_OR_READER_OF_NAMESPACE,
+          'Show an object of a namespace.', [('GET', _OBJECT)]),
+    _rule(GET_METADEF_OBJECTS, ADMIN_OR_READER_OF_NAMESPACE,
+          'List the objects of a namespace.', [('GET', _OBJECTS)]),
+    _rule(MODIFY_METADEF_OBJECT, METADEF_ADMIN,
+          'Update an object of a namespace.', [('PUT', _OBJECT)]),
+    _rule(ADD_METADEF_OBJECT, METADEF_ADMIN,
+          'Add an object to a namespace.', [('POST', _OBJECTS)]),
+    _rule(DELETE_METADEF_OBJECT, METADEF_ADMIN,
+          'Delete an object of a namespace.', [('DELETE', _OBJECT)]),
+    _rule(LIST_METADEF_RESOURCE_TYPES, ADMIN_OR_READER_OF_NAMESPACE,
+          'List the resource types.',
+          [('GET', '/v2/metadefs/resource_types')]),
+    _rule(GET_METADEF_RESOURCE_TYPE, ADMIN_OR_READER_OF_NAMESPACE,
+          'List the resource types a namespace is associated with.',
+          [('GET', _ASSOCIATIONS)]),
+    _rule(ADD_METADEF_RESOURCE_TYPE_ASSOCIATION, METADEF_ADMIN,
+          'Associate a namespace with a resource type.',
+          [('POST', _ASSOCIATIONS)]),
+    _rule(REMOVE_METADEF_RESOURCE_TYPE_ASSOCIATION, METADEF_ADMIN,
+          'Dissociate a namespace from a resource type.',
+          [('DELETE', _ASSOCIATIONS + '/{name}')]),
+    _rule(GET_METADEF_PROPERTY, ADMIN_OR_READER_OF_NAMESPACE,
+          'Show a property of a namespace.', [('GET', _PROPERTY)]),
+    _rule(GET_METADEF_PROPERTIES, ADMIN_OR_READER_OF_NAMESPACE,
+          'List the properties of a namespace.', [('GET', _PROPERTIES)]),
+    _rule(MODIFY_METADEF_PROPERTY, METADEF_ADMIN,
+          'Update a property of a namespace.', [('PUT', _PROPERTY)]),
+    _rule(ADD_METADEF_PROPERTY, METADEF_ADMIN,
+          'Add a property to a namespace.', [('POST', _PROPERTIES)]),
+    _rule(REMOVE_METADEF_PROPERTY, METADEF_ADMIN,
+          'Delete a property of a namespace.', [('DELETE', _PROPERTY)]),
+    _rule(GET_METADEF_TAG, ADMIN_OR_READER_OF_NAMESPACE,
+          'Show a tag of a namespace.', [('GET', _TAG)]),
+    _rule(GET_METADEF_TAGS, ADMIN_OR_READER_OF_NAMESPACE,
+          'List the tags of a namespace.', [('GET', _TAGS)]),
+    _rule(MODIFY_METADEF_TAG, METADEF_ADMIN,
+          'Rename a tag of a namespace.', [('PUT', _TAG)]),
+    _rule(ADD_METADEF_TAG, METADEF_ADMIN,
+          'Add one tag to a namespace.', [('POST', _TAG)]),
+    _rule(ADD_METADEF_TAGS, METADEF_ADMIN,
+          'Add tags to a namespace, or replace all of them.',
+          [('POST', _TAGS)]),
+    _rule(DELETE_METADEF_TAG, METADEF_ADMIN,
+          'Delete a tag of a namespace.', [('DELETE', _TAG)]),
+    _rule(DELETE_METADEF_TAGS, METADEF_ADMIN,
+          'Delete every tag of a namespace.', [('DELETE', _TAGS)]),
+]
+
 
 def list_rules():
     """Every rule, for the enforcer and oslopolicy-sample-generator."""
-    return BASE_RULES + IMAGE_RULES + MEMBER_RULES + TASK_RULES
+    return (BASE_RULES + IMAGE_RULES + MEMBER_RULES + TASK_RULES
+            + METADEF_RULES)
 
 
 _ENFORCER = None
@@ -262,6 +371,20 @@ def image_target(image, member_id=None):
         'member_id': member_id,
     })
     return target
+
+
+def metadef_target(namespace, ctx=None):
+    """Policy target of a metadata definition call, as Glance builds it.
+
+    For a call on *namespace* (a namespace dict; its objects, properties,
+    tags and associations are judged by it too), ``project_id`` is the
+    namespace's owner and ``visibility`` its visibility. Without one (list
+    or create namespaces) the target is the caller's own project, *ctx*'s.
+    """
+    if namespace is None:
+        return {'project_id': ctx.project_id if ctx is not None else None}
+    return {'project_id': namespace['owner'],
+            'visibility': namespace['visibility']}
 
 
 def authorize_image(ctx, rule, image):

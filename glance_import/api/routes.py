@@ -13,6 +13,12 @@ from glance_import.api import image_data
 from glance_import.api import images
 from glance_import.api import imports
 from glance_import.api import members
+from glance_import.api import metadef_namespaces
+from glance_import.api import metadef_objects
+from glance_import.api import metadef_properties
+from glance_import.api import metadef_resource_types
+from glance_import.api import metadef_schemas
+from glance_import.api import metadef_tags
 from glance_import.api import schemas
 from glance_import.api import tasks
 from glance_import.api import versions
@@ -66,12 +72,92 @@ ROUTES = {
         'POST': tasks.create_task,
     },
     '/v2/tasks/{task_id}': {'GET': tasks.show_task},
+    '/v2/metadefs/namespaces': {
+        'GET': metadef_namespaces.list_namespaces,
+        'POST': metadef_namespaces.create_namespace,
+    },
+    '/v2/metadefs/namespaces/{namespace}': {
+        'GET': metadef_namespaces.show_namespace,
+        'PUT': metadef_namespaces.update_namespace,
+        'DELETE': metadef_namespaces.delete_namespace,
+    },
+    '/v2/metadefs/namespaces/{namespace}/objects': {
+        'GET': metadef_objects.list_objects,
+        'POST': metadef_objects.create_object,
+        'DELETE': metadef_namespaces.delete_objects,
+    },
+    '/v2/metadefs/namespaces/{namespace}/objects/{object_name}': {
+        'GET': metadef_objects.show_object,
+        'PUT': metadef_objects.update_object,
+        'DELETE': metadef_objects.delete_object,
+    },
+    '/v2/metadefs/namespaces/{namespace}/properties': {
+        'GET': metadef_properties.list_properties,
+        'POST': metadef_properties.create_property,
+        'DELETE': metadef_namespaces.delete_properties,
+    },
+    '/v2/metadefs/namespaces/{namespace}/properties/{property_name}': {
+        'GET': metadef_properties.show_property,
+        'PUT': metadef_properties.update_property,
+        'DELETE': metadef_properties.delete_property,
+    },
+    '/v2/metadefs/namespaces/{namespace}/tags': {
+        'GET': metadef_tags.list_tags,
+        'POST': metadef_tags.create_tags,
+        'DELETE': metadef_namespaces.delete_tags,
+    },
+    '/v2/metadefs/namespaces/{namespace}/tags/{tag_name}': {
+        'GET': metadef_tags.show_tag,
+        'POST': metadef_tags.create_tag,
+        'PUT': metadef_tags.update_tag,
+        'DELETE': metadef_tags.delete_tag,
+    },
+    '/v2/metadefs/namespaces/{namespace}/resource_types': {
+        'GET': metadef_resource_types.list_associations,
+        'POST': metadef_resource_types.create_association,
+    },
+    '/v2/metadefs/namespaces/{namespace}/resource_types/{resource_type}': {
+        'DELETE': metadef_resource_types.delete_association,
+    },
+    '/v2/metadefs/resource_types': {
+        'GET': metadef_resource_types.list_resource_types,
+    },
     '/v2/schemas/image': {'GET': schemas.show_image_schema},
     '/v2/schemas/images': {'GET': schemas.show_images_schema},
     '/v2/schemas/member': {'GET': schemas.show_member_schema},
     '/v2/schemas/members': {'GET': schemas.show_members_schema},
     '/v2/schemas/task': {'GET': schemas.show_task_schema},
     '/v2/schemas/tasks': {'GET': schemas.show_tasks_schema},
+    '/v2/schemas/metadefs/namespace': {
+        'GET': metadef_schemas.show_metadef_namespace_schema,
+    },
+    '/v2/schemas/metadefs/namespaces': {
+        'GET': metadef_schemas.show_metadef_namespaces_schema,
+    },
+    '/v2/schemas/metadefs/object': {
+        'GET': metadef_schemas.show_metadef_object_schema,
+    },
+    '/v2/schemas/metadefs/objects': {
+        'GET': metadef_schemas.show_metadef_objects_schema,
+    },
+    '/v2/schemas/metadefs/property': {
+        'GET': metadef_schemas.show_metadef_property_schema,
+    },
+    '/v2/schemas/metadefs/properties': {
+        'GET': metadef_schemas.show_metadef_properties_schema,
+    },
+    '/v2/schemas/metadefs/tag': {
+        'GET': metadef_schemas.show_metadef_tag_schema,
+    },
+    '/v2/schemas/metadefs/tags': {
+        'GET': metadef_schemas.show_metadef_tags_schema,
+    },
+    '/v2/schemas/metadefs/resource_type': {
+        'GET': metadef_schemas.show_metadef_resource_type_schema,
+    },
+    '/v2/schemas/metadefs/resource_types': {
+        'GET': metadef_schemas.show_metadef_resource_types_schema,
+    },
 }
 
 # Paths that exist only with the v2.6 import API. With

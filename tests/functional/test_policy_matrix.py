@@ -154,6 +154,69 @@ ROWS = [
 ] + [row('GET', path, EVERYONE) for path in sorted(routes.ROUTES)
      if path.startswith('/v2/schemas/')]
 
+# Metadata definitions: reads follow the namespace's visibility (a
+# private namespace of alpha here), every change is metadef_admin's.
+NS = '/v2/metadefs/namespaces/{namespace}'
+READ_NS = expect(200, 200, 200, 404)
+ADMIN_ONLY = expect(201, 403, 403, 404)
+ROWS += [
+    row('GET', '/v2/metadefs/namespaces', EVERYONE, setup='namespace',
+        request=lambda w, c: {'params': {'limit': 1000}}),
+    row('POST', '/v2/metadefs/namespaces', expect(201, 403, 403, 403),
+        request=lambda w, c: {'json': {
+            'namespace': 'matrix-%s' % uuid.uuid4().hex}}),
+    row('GET', NS, READ_NS, setup='namespace'),
+    row('PUT', NS, expect(200, 403, 403, 404), setup='namespace',
+        request=lambda w, c: {'json': {'namespace': c['namespace'],
+                                       'owner': c['owner']}}),
+    row('DELETE', NS, expect(204, 403, 403, 404), setup='namespace'),
+    row('GET', NS + '/objects', READ_NS, setup='namespace'),
+    row('POST', NS + '/objects', ADMIN_ONLY, setup='namespace',
+        request=lambda w, c: {'json': {'name': 'matrix-new-object'}}),
+    row('DELETE', NS + '/objects', expect(204, 403, 403, 404),
+        setup='namespace'),
+    row('GET', NS + '/objects/{object_name}', READ_NS, setup='namespace'),
+    row('PUT', NS + '/objects/{object_name}', expect(200, 403, 403, 404),
+        setup='namespace',
+        request=lambda w, c: {'json': {'name': c['object_name']}}),
+    row('DELETE', NS + '/objects/{object_name}',
+        expect(204, 403, 403, 404), setup='namespace'),
+    row('GET', NS + '/properties', READ_NS, setup='namespace'),
+    row('POST', NS + '/properties', ADMIN_ONLY, setup='namespace',
+        request=lambda w, c: {'json': {'name': 'matrix_new', 'title': 'N',
+                                       'type': 'string'}}),
+    row('DELETE', NS + '/properties', expect(204, 403, 403, 404),
+        setup='namespace'),
+    row('GET', NS + '/properties/{property_name}', READ_NS,
+        setup='namespace'),
+    row('PUT', NS + '/properties/{property_name}',
+        expect(200, 403, 403, 404), setup='namespace',
+        request=lambda w, c: {'json': {'name': c['property_name'],
+                                       'title': 'M', 'type': 'integer'}}),
+    row('DELETE', NS + '/properties/{property_name}',
+        expect(204, 403, 403, 404), setup='namespace'),
+    row('GET', NS + '/tags', READ_NS, setup='namespace'),
+    row('POST', NS + '/tags', ADMIN_ONLY, setup='namespace',
+        request=lambda w, c: {'json': {'tags': [{'name': 'matrix-t1'}]}}),
+    row('DELETE', NS + '/tags', expect(204, 403, 403, 404),
+        setup='namespace'),
+    row('GET', NS + '/tags/{tag_name}', READ_NS, setup='namespace'),
+    row('POST', NS + '/tags/{tag_name}', ADMIN_ONLY,
+        setup='namespace_untagged'),
+    row('PUT', NS + '/tags/{tag_name}', expect(200, 403, 403, 404),
+        setup='namespace',
+        request=lambda w, c: {'json': {'name': 'matrix-renamed'}}),
+    row('DELETE', NS + '/tags/{tag_name}', expect(204, 403, 403, 404),
+        setup='namespace'),
+    row('GET', NS + '/resource_types', READ_NS, setup='namespace'),
+    row('POST', NS + '/resource_types', ADMIN_ONLY, setup='namespace',
+        request=lambda w, c: {'json': {'name': 'OS::Cinder::Volume',
+                                       'prefix': 'matrix_'}}),
+    row('DELETE', NS + '/resource_types/{resource_type}',
+        expect(204, 403, 403, 404), setup='namespace'),
+    row('GET', '/v2/metadefs/resource_types', EVERYONE, setup='namespace'),
+]
+
 TASK_ROWS = [r for r in ROWS if r.path.startswith('/v2/tasks')]
 
 
@@ -268,6 +331,27 @@ class World:
                         'create image')
         return resp.json()['id']
 
+    def namespace(self, ctx, tagged):
+        """A private namespace of the owner project, with one of each
+        child; metadefs are written by admins only."""
+        ctx.update(namespace='matrix-%s' % uuid.uuid4().hex,
+                   owner=self.keystone.projects['alpha'],
+                   object_name='matrix-object',
+                   property_name='matrix_property', tag_name='matrix-tag',
+                   resource_type='OS::Glance::Image')
+        body = {'namespace': ctx['namespace'], 'owner': ctx['owner'],
+                'visibility': 'private',
+                'objects': [{'name': ctx['object_name']}],
+                'properties': {ctx['property_name']: {
+                    'title': 'P', 'type': 'string'}},
+                'resource_type_associations': [{
+                    'name': ctx['resource_type'], 'prefix': 'matrix_'}]}
+        if tagged:
+            body['tags'] = [{'name': ctx['tag_name']}]
+        self._ok(self.admin.post('/v2/metadefs/namespaces', json=body), 201,
+                 'create namespace')
+        return ctx
+
     def wait_status(self, image_id, status):
         def reached():
             resp = self.admin.get('/v2/images/%s' % image_id)
@@ -282,6 +366,8 @@ class World:
                'store_id': 'cheap'}
         if name == 'none':
             return ctx
+        if name.startswith('namespace'):
+            return self.namespace(ctx, tagged=name == 'namespace')
         if name == 'shared':
             ctx['image_id'] = self.create(visibility='shared')
             self._ok(self.owner.post(
@@ -397,6 +483,10 @@ def test_policy_matrix(world, r, persona):
         listed = [i['id'] for i in resp.json()['images']]
         visible = persona in (ADMIN, OWNER_MEMBER, OWNER_READER)
         assert (ctx['image_id'] in listed) == visible
+    if r.path == '/v2/metadefs/namespaces' and r.method == 'GET':
+        listed = [n['namespace'] for n in resp.json()['namespaces']]
+        visible = persona in (ADMIN, OWNER_MEMBER, OWNER_READER)
+        assert (ctx['namespace'] in listed) == visible
     if r.path == '/v2/tasks' and r.method == 'GET' and persona == ADMIN:
         assert ctx['task_id'] in [t['id'] for t in resp.json()['tasks']]
 
