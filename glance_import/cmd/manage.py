@@ -8,9 +8,16 @@ from glance_import import config
 from glance_import import exception
 from glance_import import startup
 from glance_import.db import engine as db_engine
+from glance_import.db import metadef_files
 from glance_import.db import migration
 
 PROG = 'glance-import-manage'
+
+# Glance's option: where definition files are loaded from and exported to.
+METADEFS_OPTS = [cfg.StrOpt(
+    'metadata_source_path', default='/etc/glance/metadefs/',
+    help='Directory of the metadata definition files (JSON) that db '
+         'load_metadefs reads and db export_metadefs writes.')]
 
 # Glance's defaults for the two purge commands.
 PURGE_AGE_IN_DAYS = 30
@@ -128,6 +135,39 @@ def staging_cleanup(conf):
     print('Removed %d staging file(s)' % len(removed))
 
 
+def _metadefs_path(conf):
+    """``--path``, else the positional path (as Glance takes either), else
+    ``[DEFAULT] metadata_source_path``."""
+    args = conf.category
+    if args.path is not None and args.path_arg is not None:
+        raise exception.BadRequest(
+            'Give the path once: --path or the positional argument.')
+    return args.path or args.path_arg or conf.metadata_source_path
+
+
+def db_load_metadefs(conf):
+    """Exit 1 when a file failed to load (Glance exits 0 even then)."""
+    args = conf.category
+    loaded = metadef_files.load(_metadefs_path(conf), merge=args.merge,
+                                prefer_new=args.prefer_new,
+                                overwrite=args.overwrite)
+    return 0 if loaded else 1
+
+
+def db_unload_metadefs(conf):
+    metadef_files.unload()
+
+
+def db_export_metadefs(conf):
+    metadef_files.export(_metadefs_path(conf))
+
+
+def _add_path_arguments(parser, help):
+    parser.add_argument('--path', metavar='<path>', help=help)
+    parser.add_argument('path_arg', nargs='?', metavar='path',
+                        help='The same as --path.')
+
+
 def _add_purge_parser(actions, name, help, age_in_days):
     parser = actions.add_parser(name, help=help)
     # Strings: a bad value gets Glance's one-line message, not argparse's.
@@ -161,6 +201,29 @@ def _add_commands(subparsers):
     _add_purge_parser(
         db_actions, 'purge_images_table', 'Hard-delete old deleted image '
         'rows; their ids can then be reused.', PURGE_IMAGES_AGE_IN_DAYS)
+    load = db_actions.add_parser(
+        'load_metadefs', help='Load metadata definition files (Glance\'s '
+                              'JSON format) into the database.')
+    _add_path_arguments(load, 'A definition file, or a directory of them '
+                              '(default: [DEFAULT] metadata_source_path).')
+    load.add_argument(
+        '--merge', action='store_true',
+        help='Also load namespaces already in the database: add what they '
+             'lack, keep what they have.')
+    load.add_argument(
+        '--prefer_new', action='store_true',
+        help='With --merge: the files\' values replace the database\'s.')
+    load.add_argument(
+        '--overwrite', action='store_true',
+        help='With --merge: drop each namespace found in the files and load '
+             'it afresh.')
+    db_actions.add_parser(
+        'unload_metadefs', help='Remove every metadata definition and '
+                                'resource type from the database.')
+    export = db_actions.add_parser(
+        'export_metadefs', help='Write each namespace to a JSON file.')
+    _add_path_arguments(export, 'The directory to write to (default: '
+                                '[DEFAULT] metadata_source_path).')
     stg = subparsers.add_parser('staging', help='Staging area.')
     stg_actions = stg.add_subparsers(dest='action')
     stg_actions.add_parser(
@@ -176,6 +239,9 @@ COMMANDS = {
     ('db', 'contract'): db_contract,
     ('db', 'purge'): db_purge,
     ('db', 'purge_images_table'): db_purge_images_table,
+    ('db', 'load_metadefs'): db_load_metadefs,
+    ('db', 'unload_metadefs'): db_unload_metadefs,
+    ('db', 'export_metadefs'): db_export_metadefs,
     ('staging', 'cleanup'): staging_cleanup,
 }
 
@@ -183,6 +249,7 @@ COMMANDS = {
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     conf = cfg.CONF
+    conf.register_opts(METADEFS_OPTS)
     conf.register_cli_opt(cfg.SubCommandOpt(
         'category', title='Commands', handler=_add_commands))
     try:
