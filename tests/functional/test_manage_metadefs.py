@@ -512,3 +512,12 @@ def test_load_glance33_definitions(tmp_path, db, glance33):
     assert glance_counts['objects'] and glance_counts['properties']
     assert counts == glance_counts
     assert rows == glance_rows
+    # Exported, unloaded and loaded again, they are the same rows.
+    out = tmp_path / 'exported'
+    out.mkdir()
+    logged(manage(tmp_path, db, 'db', 'export_metadefs', '--path', str(out)))
+    assert len(list(out.glob('*.json'))) == glance_counts['namespaces']
+    logged(manage(tmp_path, db, 'db', 'unload_metadefs'))
+    assert _our_rows(db)[0]['namespaces'] == 0
+    logged(manage(tmp_path, db, 'db', 'load_metadefs', '--path', str(out)))
+    assert _our_rows(db) == (counts, rows)
