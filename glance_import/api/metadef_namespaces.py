@@ -34,31 +34,17 @@ def _check_read_only(body):
 
 def _list_params(req):
     params = dict(util.query_params(req))
-    sort_dir = params.get('sort_dir', 'desc')
-    if sort_dir not in ('asc', 'desc'):
-        raise exception.BadRequest('Invalid sort direction: %s' % sort_dir)
-    sort_key = params.get('sort_key', 'created_at')
-    if sort_key not in SORT_KEYS:
-        raise exception.BadRequest('Invalid sort key: %s' % sort_key)
+    sort_key, sort_dir = util.sorting_params(params, SORT_KEYS)
     visibility = params.get('visibility')
     if visibility and visibility not in ('public', 'private'):
         raise exception.BadRequest(
             'Invalid visibility value: %s' % visibility)
-    limit = params.get('limit')
-    if limit is None:
-        limit = CONF.limit_param_default
-    else:
-        try:
-            limit = int(limit)
-        except ValueError:
-            raise exception.BadRequest('limit param must be an integer')
-        if limit < 0:
-            raise exception.BadRequest('limit param must be positive')
+    limit = util.limit_param(params.get('limit'), CONF)
     resource_types = [name.strip() for name in
                       params.get('resource_types', '').split(',')
                       if name.strip()]
     return params, {'marker': params.get('marker'),
-                    'limit': min(limit, CONF.api_limit_max),
+                    'limit': limit,
                     'sort_key': sort_key, 'sort_dir': sort_dir,
                     'visibility': visibility or None,
                     'resource_types': resource_types or None}

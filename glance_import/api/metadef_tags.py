@@ -5,6 +5,7 @@ replaces the namespace's tags, or adds to them with
 ``X-Openstack-Append: true``.
 """
 
+from oslo_config import cfg
 from oslo_utils import strutils
 
 from glance_import import exception
@@ -13,6 +14,8 @@ from glance_import.api import metadef_access as access
 from glance_import.api import metadef_views as views
 from glance_import.api import util
 from glance_import.db import metadefs as db_metadefs
+
+CONF = cfg.CONF
 
 TAG_NAME_MAX = 255
 READ_ONLY = ('created_at', 'updated_at')
@@ -36,21 +39,12 @@ def _get(ctx, ns, tag_name):
 
 def _sorting(req):
     params = dict(util.query_params(req))
-    sort_dir = params.get('sort_dir', 'desc')
-    if sort_dir not in ('asc', 'desc'):
-        raise exception.BadRequest('Invalid sort direction: %s' % sort_dir)
-    sort_key = params.get('sort_key', 'created_at')
-    if sort_key not in ('created_at', 'updated_at', 'name'):
-        raise exception.BadRequest('Invalid sort key: %s' % sort_key)
+    sort_key, sort_dir = util.sorting_params(
+        params, ('created_at', 'updated_at', 'name'))
+    # Unlike the namespace list, every tag by default, as Glance.
     limit = params.get('limit')
-    if limit is not None:
-        try:
-            limit = int(limit)
-        except ValueError:
-            raise exception.BadRequest('limit param must be an integer')
-        if limit < 0:
-            raise exception.BadRequest('limit param must be positive')
-    return {'marker': params.get('marker'), 'limit': limit,
+    return {'marker': params.get('marker'),
+            'limit': util.limit_param(limit, CONF) if limit else None,
             'sort_key': sort_key, 'sort_dir': sort_dir}
 
 

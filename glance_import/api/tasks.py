@@ -82,28 +82,14 @@ def list_image_tasks(req, image_id):
 
 def _list_params(query):
     params = dict(query)
-    sort_dir = params.pop('sort_dir', 'desc')
-    if sort_dir not in ('asc', 'desc'):
-        raise exception.BadRequest('Invalid sort direction: %s' % sort_dir)
-    sort_key = params.pop('sort_key', 'created_at')
-    if sort_key not in SORT_KEYS:
-        raise exception.BadRequest('Invalid sort key: %s' % sort_key)
+    sort_key, sort_dir = util.sorting_params(params, SORT_KEYS)
     marker = params.pop('marker', None)
     if marker is not None:
         try:
             uuid.UUID(marker)
         except ValueError:
             raise exception.BadRequest('Invalid marker format')
-    limit = params.pop('limit', None)
-    if limit is None:
-        limit = CONF.limit_param_default
-    else:
-        try:
-            limit = int(limit)
-        except ValueError:
-            raise exception.BadRequest('limit param must be an integer')
-        if limit < 0:
-            raise exception.BadRequest('limit param must be positive')
+    limit = util.limit_param(params.get('limit'), CONF)
     filters = {}
     status = params.get('status')
     if status:
@@ -116,7 +102,7 @@ def _list_params(query):
             raise exception.BadRequest('Invalid type value: %s' % task_type)
         filters['type'] = task_type
     return {'filters': filters, 'marker': marker,
-            'limit': min(limit, CONF.api_limit_max),
+            'limit': limit,
             'sort_key': sort_key, 'sort_dir': sort_dir}
 
 

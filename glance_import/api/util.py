@@ -228,6 +228,33 @@ def bool_param(value, name):
     return value == 'true'
 
 
+def sorting_params(params, sort_keys):
+    """``sort_key`` and ``sort_dir`` of a task or metadef list (the image
+    list has its own, richer syntax); Glance's 400s for bad values."""
+    sort_dir = params.get('sort_dir', 'desc')
+    if sort_dir not in ('asc', 'desc'):
+        raise exception.BadRequest('Invalid sort direction: %s' % sort_dir)
+    sort_key = params.get('sort_key', 'created_at')
+    if sort_key not in sort_keys:
+        raise exception.BadRequest('Invalid sort key: %s' % sort_key)
+    return sort_key, sort_dir
+
+
+def limit_param(value, conf):
+    """A list's page size: *value* (or the default), at most
+    ``api_limit_max``; Glance's 400s for bad values."""
+    if value is None:
+        limit = conf.limit_param_default
+    else:
+        try:
+            limit = int(value)
+        except ValueError:
+            raise exception.BadRequest('limit param must be an integer')
+        if limit < 0:
+            raise exception.BadRequest('limit param must be positive')
+    return min(limit, conf.api_limit_max)
+
+
 def iso8601(dt):
     """Glance's timestamp form: UTC, seconds, trailing Z."""
     if dt is None:
