@@ -50,11 +50,6 @@ def _list_params(req):
                     'resource_types': resource_types or None}
 
 
-def _associations(ctx, name):
-    return [views.association_view(a)
-            for a in db_metadefs.association_list(ctx, name)]
-
-
 @util.no_body
 def list_namespaces(req):
     """200: the namespaces the caller sees, a page at a time."""
@@ -67,9 +62,11 @@ def list_namespaces(req):
     rows = db_metadefs.namespace_list(ctx, **query)
     visible = [ns for ns in rows if policy.check(
         ctx, policy.GET_METADEF_NAMESPACE, policy.metadef_target(ns, ctx))]
+    associations = db_metadefs.association_lists(ctx, visible)
     body = {'namespaces': [
-        views.namespace_view(ns, associations=_associations(
-            ctx, ns['namespace']))
+        views.namespace_view(ns, associations=[
+            views.association_view(a)
+            for a in associations[ns['namespace']]])
         for ns in visible]}
     if visible and len(visible) == query['limit']:
         params['marker'] = visible[-1]['namespace']

@@ -658,18 +658,36 @@ def _add_association(session, ns_id, rt_row, values, ns_name, now):
     return _association_dict(row, rt_row.name)
 
 
-def association_list(ctx, ns_name):
-    """The resource types a namespace is associated with, oldest first."""
+def _associations_of(session, namespace_ids):
+    """{namespace id: its associations, oldest first}."""
     assoc = models.MetadefNamespaceResourceType
     rt = models.MetadefResourceType
+    found = {ns_id: [] for ns_id in namespace_ids}
+    if not found:
+        return found
+    rows = session.execute(
+        sa.select(assoc, rt.name).join(
+            rt, rt.id == assoc.resource_type_id).where(
+            assoc.namespace_id.in_(found)).order_by(
+            assoc.created_at, rt.name))
+    for row, name in rows:
+        found[row.namespace_id].append(_association_dict(row, name))
+    return found
+
+
+def association_list(ctx, ns_name):
+    """The resource types a namespace is associated with, oldest first."""
     with engine.reader(ctx) as session:
         ns_row = _namespace(session, ctx, ns_name)
-        rows = session.execute(
-            sa.select(assoc, rt.name).join(
-                rt, rt.id == assoc.resource_type_id).where(
-                assoc.namespace_id == ns_row.id).order_by(
-                assoc.created_at, rt.name))
-        return [_association_dict(row, name) for row, name in rows]
+        return _associations_of(session, [ns_row.id])[ns_row.id]
+
+
+def association_lists(ctx, namespaces):
+    """{namespace name: its associations} for namespace dicts already
+    read (and so already visible): one query for a whole page."""
+    with engine.reader(ctx) as session:
+        by_id = _associations_of(session, [ns['id'] for ns in namespaces])
+    return {ns['namespace']: by_id[ns['id']] for ns in namespaces}
 
 
 @engine.retry_on_deadlock

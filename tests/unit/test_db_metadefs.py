@@ -472,3 +472,20 @@ def test_namespace_update_without_owner_keeps_it(ctx):
         'owner': None, 'visibility': None, 'protected': None})
     assert (updated['owner'], updated['visibility'], updated['protected']) \
         == ('p1', 'private', False)
+
+
+def test_association_lists_of_a_page(ctx):
+    for name in ('a', 'b', 'c'):
+        _ns(ctx, name)
+    db.association_create(ctx, 'a', {'name': 'OS::Glance::Image',
+                                     'prefix': 'hw_'})
+    db.association_create(ctx, 'a', {'name': 'OS::Nova::Flavor'})
+    db.association_create(ctx, 'c', {'name': 'OS::Nova::Flavor'})
+    page = db.namespace_list(ctx, sort_key='namespace', sort_dir='asc')
+    lists = db.association_lists(ctx, page)
+    assert lists == {name: db.association_list(ctx, name)
+                     for name in ('a', 'b', 'c')}
+    assert [a['name'] for a in lists['a']] == ['OS::Glance::Image',
+                                              'OS::Nova::Flavor']
+    assert lists['b'] == []
+    assert db.association_lists(ctx, []) == {}
