@@ -150,6 +150,40 @@ default_opts = [
                     'The caller is then an admin of that project.'),
 ]
 
+# The image cache on API nodes (glance_import.cache); Glance's names.
+CACHE_DRIVERS = ('centralized_db', 'sqlite', 'xattr')
+cache_opts = [
+    cfg.StrOpt('image_cache_dir',
+               help='Directory of the image cache of this API node. '
+                    'Setting it turns the cache on: downloads under a '
+                    'caching paste flavor are served from it and fill it, '
+                    '/v2/cache manages it, and /versions lists 2.14, 2.16 '
+                    'and 2.18. Holds the cached files and the incomplete, '
+                    'invalid and queue subdirectories, as in Glance.'),
+    cfg.StrOpt('image_cache_driver', default='centralized_db',
+               choices=CACHE_DRIVERS, ignore_case=True,
+               help='Where cache entries are recorded: centralized_db in '
+                    'the main database, so every node sees the others\' '
+                    'entries (GET /v2/cache/nodes); sqlite in a database '
+                    'file inside image_cache_dir, private to the node. '
+                    'xattr is served as sqlite.'),
+    cfg.IntOpt('image_cache_max_size', default=10 * 1024 ** 3, min=0,
+               help='Bytes the pruner shrinks the cache to, least recently '
+                    'used images first. A threshold, not a hard limit: '
+                    'the cache may exceed it between two prunes.'),
+    cfg.IntOpt('image_cache_stall_time', default=86400, min=0,
+               help='Seconds after which the cleaner removes an '
+                    'incomplete cache file that nobody is writing.'),
+    cfg.StrOpt('image_cache_sqlite_db', default='cache.db',
+               help='File name, in image_cache_dir, of the sqlite '
+                    'driver\'s database.'),
+    cfg.IntOpt('cache_prefetcher_interval', default=300, min=1,
+               help='Seconds between two runs of the API node\'s cache '
+                    'worker: it caches queued images, then prunes and '
+                    'cleans the cache. PUT /v2/cache/{image_id} also '
+                    'wakes it at once.'),
+]
+
 task_opts = [
     cfg.StrOpt('task_executor', default='taskflow', choices=('taskflow',),
                help='Task executor. Only taskflow exists.'),
@@ -304,6 +338,7 @@ image_format_opts = [
 
 OPT_GROUPS = (
     (None, default_opts),
+    (None, cache_opts),
     ('task', task_opts),
     ('taskflow_executor', taskflow_executor_opts),
     ('wsgi', wsgi_opts),

@@ -2,7 +2,7 @@
 
 An operator's glance-api.conf may set options of Glance features that are
 not served here yet. oslo.config ignores options nobody registered, so a
-file asking for an image cache would load silently and serve without one:
+file asking for notifications would load silently and serve without one:
 ``unsupported_settings`` finds each such setting so that start-up can name
 it in a warning.
 """
@@ -12,7 +12,6 @@ import os
 
 from oslo_config import cfg
 
-_CACHE = 'the image cache'
 _LOCATIONS = 'the locations API and its hashing of location data'
 _NOTIFICATIONS = 'notifications'
 _LIMITS = 'Keystone unified limits'
@@ -21,11 +20,6 @@ _SCRUBBER = 'delayed delete and the scrubber'
 
 # Glance 33's options (group, name) whose feature this service lacks.
 UNSUPPORTED_OPTIONS = {
-    ('DEFAULT', 'image_cache_dir'): _CACHE,
-    ('DEFAULT', 'image_cache_driver'): _CACHE,
-    ('DEFAULT', 'image_cache_max_size'): _CACHE,
-    ('DEFAULT', 'image_cache_stall_time'): _CACHE,
-    ('DEFAULT', 'image_cache_sqlite_db'): _CACHE,
     ('DEFAULT', 'do_secure_hash'): _LOCATIONS,
     ('DEFAULT', 'http_retries'): _LOCATIONS,
     ('DEFAULT', 'default_publisher_id'): _NOTIFICATIONS,

@@ -246,8 +246,12 @@ class InProcessService:
             migration.upgrade()
 
     def stop(self):
+        from glance_import.cache import image_cache
+        from glance_import.cache import worker
         from glance_import.importer import executor
         executor.shutdown()
+        worker.stop()
+        image_cache.reset()
         if self.server is not None:
             self.server.stop()
             self.thread.join(10)

@@ -127,6 +127,7 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     config.check_values(conf)
     schemas.load_custom_properties(conf)
     backends.configure(conf)
+    _configure_cache(conf)
     # Remove staged data left by deleted images (one listing, one query).
     from glance_import.importer import residue
     residue.startup_cleanup(conf)
@@ -144,8 +145,25 @@ def init_worker(conf, *, recover=True):
 
     db_engine.configure(conf)
     backends.configure(conf)
+    _configure_cache(conf)
     if recover:
         _start_recovery(conf)
+
+
+def _configure_cache(conf):
+    """Open the image cache (if image_cache_dir is set) and start its
+    worker: prefetch, prune and clean on a timer."""
+    from glance_import.cache import image_cache
+    from glance_import.cache import worker
+
+    flavor = conf.paste_deploy.flavor or ''
+    if 'cach' in flavor and not conf.image_cache_dir:
+        raise exception.InvalidConfiguration(
+            'The [paste_deploy] flavor %r caches images: set '
+            'image_cache_dir' % flavor)
+    worker.stop()
+    if image_cache.configure(conf) is not None:
+        worker.start(conf)
 
 
 def _start_recovery(conf):

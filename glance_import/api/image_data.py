@@ -16,6 +16,7 @@ from oslo_config import cfg
 from glance_import import exception
 from glance_import import images
 from glance_import import policy
+from glance_import.api import cache_filters
 from glance_import.api import util
 from glance_import.db import accounting
 from glance_import.db import images as db_images
@@ -215,31 +216,50 @@ def _preferred_stores(req, ctx, image):
     return tuple(prefer)
 
 
-def _open_data(req, ctx, image, offset, length, prefer=()):
-    """An app_iter over the first readable location of *image*."""
+def _send_file(req, path, offset, length, size):
+    """An app_iter over the local file *path*, or None if it is gone.
+
+    A server-side file wrapper sends to EOF (sendfile): it serves every
+    response that runs to the end of the file.
+    """
+    file_wrapper = req.environ.get('wsgi.file_wrapper')
+    try:
+        f = open(path, 'rb')  # noqa: SIM115 - the server or iterator closes it
+    except FileNotFoundError:
+        return None
+    if file_wrapper and (length is None or offset + length == size):
+        f.seek(offset)
+        return file_wrapper(f, fileio.CHUNK_SIZE)
+    return fileio.read_open(f, offset, length, fileio.CHUNK_SIZE)
+
+
+def _open_data(req, ctx, image, offset, length, prefer=(), cache=None):
+    """An app_iter over the first readable location of *image*; with
+    *cache*, a whole download also fills the cache."""
     missing = None
     for location in _ordered_locations(image, prefer):
         path = backends.local_path(location)
-        file_wrapper = req.environ.get('wsgi.file_wrapper')
-        # A server-side file wrapper sends to EOF: use it when the
-        # response runs to the end of the file.
-        if path and file_wrapper and (
-                length is None or offset + length == image.size):
-            try:
-                f = open(path, 'rb')  # noqa: SIM115 - the server closes it
-            except FileNotFoundError as e:
-                missing = e
+        if path and req.environ.get('wsgi.file_wrapper'):
+            data = _send_file(req, path, offset, length, image.size)
+            if data is None:
+                missing = FileNotFoundError(path)
                 continue
-            f.seek(offset)
-            return file_wrapper(f, fileio.CHUNK_SIZE)
+            if cache is not None:
+                cache.fill_from_file_later(image, path)
+            return data
         try:
-            return backends.read(location, offset, length, context=ctx)
+            data = backends.read(location, offset, length, context=ctx)
         except exception.NotFound as e:
             missing = e
+            continue
         except exception.GlanceImportError as e:
             LOG.warning('Cannot read image %s from %s: %s', image.id,
                         location['url'], e.msg)
             missing = missing or e
+            continue
+        if cache is not None:
+            data = cache.fill_through(image, data)
+        return data
     if isinstance(missing, exception.GlanceImportError) and \
             not isinstance(missing, exception.NotFound):
         raise missing
@@ -265,8 +285,20 @@ def download_image_data(req, image_id):
     offset, length = wanted or (0, size)
     resp = webob.Response(status=206 if wanted else 200,
                           content_type=OCTET_STREAM)
-    resp.app_iter = _open_data(req, ctx, image, offset,
-                               length if wanted else None, prefer)
+    cache = cache_filters.serving_cache(req)
+    cached = cache.cached_path(image) if cache is not None else None
+    data = None
+    if cached:
+        data = _send_file(req, cached, offset, length if wanted else None,
+                          size)
+    if data is not None:
+        cache.record_hit(image.id)
+    else:
+        # Only a whole download fills the cache, as in Glance.
+        data = _open_data(req, ctx, image, offset,
+                          length if wanted else None, prefer,
+                          cache=None if wanted else cache)
+    resp.app_iter = data
     if length is not None:
         resp.content_length = length
     if image.checksum:

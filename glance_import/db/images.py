@@ -136,6 +136,15 @@ def image_get(ctx, image_id, *, check_visible=True):
         return to_domain(ctx, conn, [row])[0]
 
 
+def image_statuses(ctx, image_ids):
+    """{id: status} of the live images among *image_ids*."""
+    with engine.read_connection(ctx) as conn:
+        rows = conn.execute(sa.select(models.Image.id, models.Image.status)
+                            .where(models.Image.id.in_(list(image_ids)),
+                                   models.Image.deleted.is_(False)))
+        return {row.id: row.status for row in rows}
+
+
 @engine.retry_on_deadlock
 def image_create(ctx, values, properties=None, tags=()):
     """Insert a queued image; a reused id (even deleted) is a 409."""

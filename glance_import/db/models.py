@@ -333,3 +333,45 @@ class MetadefNamespaceResourceType(Base):
         sa.DateTime, default=utcnow)
     updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
         sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+class NodeReference(Base):
+    """An API node holding an image cache, known by its own URL."""
+
+    __tablename__ = 'node_reference'
+    __table_args__ = (
+        sa.UniqueConstraint('node_reference_url',
+                            name='uq_node_reference_node_reference_url'),
+    )
+
+    node_reference_id: orm.Mapped[int] = orm.mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, 'sqlite'),
+        primary_key=True, autoincrement=True)
+    node_reference_url: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+
+
+class CachedImage(Base):
+    """One image held complete in one node's cache."""
+
+    __tablename__ = 'cached_images'
+    __table_args__ = (
+        sa.UniqueConstraint(
+            'image_id', 'node_reference_id',
+            name='ix_cached_images_image_id_node_reference_id'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, 'sqlite'),
+        primary_key=True, autoincrement=True)
+    image_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    last_accessed: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime)
+    last_modified: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime)
+    size: orm.Mapped[int] = orm.mapped_column(sa.BigInteger)
+    hits: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    checksum: orm.Mapped[str | None] = orm.mapped_column(sa.String(32))
+    node_reference_id: orm.Mapped[int] = orm.mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, 'sqlite'),
+        sa.ForeignKey('node_reference.node_reference_id',
+                      ondelete='CASCADE'))

@@ -213,10 +213,10 @@ def read_chunks(path: str, offset: int = 0, length: int | None = None,
     file fails at call time rather than mid-response.
     """
     f = open(path, 'rb', buffering=0)  # noqa: SIM115 - closed by generator
-    return _read_open(f, offset, length, chunk_size)
+    return read_open(f, offset, length, chunk_size)
 
 
-def _read_open(f, offset, length, chunk_size):
+def read_open(f, offset, length, chunk_size):
     with f:
         if offset:
             f.seek(offset)
