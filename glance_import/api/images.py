@@ -18,6 +18,7 @@ from glance_import.api import image_query
 from glance_import.api import image_writes
 from glance_import.api import schemas
 from glance_import.api import util
+from glance_import.cache import image_cache
 from glance_import.db import image_lists
 from glance_import.db import images as db_images
 from glance_import.store import backends
@@ -214,7 +215,22 @@ def delete_image(req, image_id):
         return util.empty_response()
     backends.delete_all(loc for loc in locations if loc['id'] not in tried)
     staging.delete(CONF, image.id)
+    _evict_from_cache(image.id)
     return util.empty_response()
+
+
+def _evict_from_cache(image_id):
+    """Drop a deleted image from this node's cache (other nodes' cleaners
+    drop theirs; no node serves it meanwhile, the image being gone)."""
+    cache = image_cache.current()
+    if cache is None:
+        return
+    try:
+        cache.delete_cached(image_id)
+        cache.delete_queued(image_id)
+    except Exception as e:  # the image is deleted; the cleaner retries
+        LOG.warning('Cannot remove image %s from the cache: %s',
+                    image_id, e)
 
 
 def _delete_remote_data_first(ctx, image):

@@ -132,9 +132,11 @@ class _Fill:
             if problem:
                 self.abort(problem)
                 return False
-            self.cache.directory.promote(self.image.id)
+            # Recorded first: a listing shows only entries whose file
+            # exists, and the file is never there without its record.
             self.cache.records.record_cached(
                 self.image.id, self.written, self.image.checksum)
+            self.cache.directory.promote(self.image.id)
             self.cache.directory.remove(self.image.id,
                                         cache_directory.QUEUE)
             LOG.info('Image %s cached (%d bytes)', self.image.id,
