@@ -395,7 +395,10 @@ def _register_store_opts(conf):
 
 def list_opts():
     """Options for oslo-config-generator, grouped as in glance-api.conf."""
-    return [(group or 'DEFAULT', opts) for group, opts in OPT_GROUPS]
+    grouped = {}
+    for group, opts in OPT_GROUPS:
+        grouped.setdefault(group or 'DEFAULT', []).extend(opts)
+    return list(grouped.items())
 
 
 def state_path(conf):
