@@ -92,6 +92,13 @@ ADD_METADEF_TAG = 'add_metadef_tag'
 ADD_METADEF_TAGS = 'add_metadef_tags'
 DELETE_METADEF_TAG = 'delete_metadef_tag'
 DELETE_METADEF_TAGS = 'delete_metadef_tags'
+CACHE_IMAGE = 'cache_image'
+CACHE_LIST = 'cache_list'
+CACHE_DELETE = 'cache_delete'
+CACHE_CLEAN = 'cache_clean'
+CACHE_PRUNE = 'cache_prune'
+LIST_CACHED_NODES = 'list_cached_nodes'
+MANAGE_IMAGE_CACHE = 'manage_image_cache'
 
 _SCOPE = ['project']
 
@@ -273,11 +280,42 @@ METADEF_RULES = [
           'Delete every tag of a namespace.', [('DELETE', _TAGS)]),
 ]
 
+# The image cache of an API node; every call is an administrator's, as
+# the cache is shared by all projects.
+_CACHE = '/v2/cache'
+CACHE_RULES = [
+    _rule(CACHE_IMAGE, ADMIN, 'Queue an active image for caching.',
+          [('PUT', _CACHE + '/{image_id}')]),
+    _rule(CACHE_LIST, ADMIN, 'List the cached and queued images.',
+          [('GET', _CACHE)]),
+    _rule(CACHE_DELETE, ADMIN,
+          'Remove one image, or all of them, from the cache or its queue.',
+          [('DELETE', _CACHE), ('DELETE', _CACHE + '/{image_id}')]),
+    _rule(CACHE_CLEAN, ADMIN,
+          'Remove invalid, stalled and obsolete files from the cache.',
+          [('POST', _CACHE + '/clean')]),
+    _rule(CACHE_PRUNE, ADMIN,
+          'Shrink the cache to its maximum size, least recently used '
+          'first.', [('POST', _CACHE + '/prune')]),
+    _rule(LIST_CACHED_NODES, ADMIN,
+          'List the API nodes that have an image cached.',
+          [('GET', _CACHE + '/nodes/{image_id}')]),
+    _rule(MANAGE_IMAGE_CACHE, ADMIN,
+          'Use the legacy cache calls of the cachemanagement flavor.',
+          [('GET', '/v2/cached_images'),
+           ('DELETE', '/v2/cached_images'),
+           ('DELETE', '/v2/cached_images/{image_id}'),
+           ('GET', '/v2/queued_images'),
+           ('DELETE', '/v2/queued_images'),
+           ('PUT', '/v2/queued_images/{image_id}'),
+           ('DELETE', '/v2/queued_images/{image_id}')]),
+]
+
 
 def list_rules():
     """Every rule, for the enforcer and oslopolicy-sample-generator."""
     return (BASE_RULES + IMAGE_RULES + MEMBER_RULES + TASK_RULES
-            + METADEF_RULES)
+            + METADEF_RULES + CACHE_RULES)
 
 
 _ENFORCER = None

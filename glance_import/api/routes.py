@@ -9,6 +9,7 @@ import routes
 import webob.dec
 
 from glance_import import exception
+from glance_import.api import cache
 from glance_import.api import image_data
 from glance_import.api import images
 from glance_import.api import imports
@@ -72,6 +73,19 @@ ROUTES = {
         'POST': tasks.create_task,
     },
     '/v2/tasks/{task_id}': {'GET': tasks.show_task},
+    # The fixed paths come before /v2/cache/{image_id}, which would
+    # otherwise take "clean" and "prune" for image ids.
+    '/v2/cache': {
+        'GET': cache.show_cache,
+        'DELETE': cache.clear_cache,
+    },
+    '/v2/cache/clean': {'POST': cache.clean_cache},
+    '/v2/cache/prune': {'POST': cache.prune_cache},
+    '/v2/cache/{image_id}': {
+        'PUT': cache.queue_image,
+        'DELETE': cache.delete_image,
+    },
+    '/v2/cache/nodes/{image_id}': {'GET': cache.list_nodes},
     '/v2/metadefs/namespaces': {
         'GET': metadef_namespaces.list_namespaces,
         'POST': metadef_namespaces.create_namespace,

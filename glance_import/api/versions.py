@@ -15,12 +15,14 @@ CONF = cfg.CONF
 # API (2.6), so all need enable_image_import. Always: 2.7 hidden images,
 # 2.9 import to several stores, 2.15 store details (a 404 without
 # enabled_backends, as in Glance). With enabled_backends: 2.8 stores,
-# 2.10 delete from a store, 2.11, 2.12 the tasks of an image. Not listed,
-# as not implemented yet: 2.13 (usage), 2.14/2.16/2.18 (cache), 2.17
+# 2.10 delete from a store, 2.11, 2.12 the tasks of an image. With
+# image_cache_dir: 2.14, 2.16 and 2.18, the cache API (/v2/cache, clean
+# and prune). Not listed, as not implemented yet: 2.13 (usage) and 2.17
 # (locations API), which Glance lists.
 BASE_MINORS = (0, 1, 2, 3, 4, 5)
 IMPORT_MINORS = (6, 7, 9, 15)
 MULTI_STORE_MINORS = (8, 10, 11, 12)
+CACHE_MINORS = (14, 16, 18)
 
 
 def available_minors(conf):
@@ -30,6 +32,8 @@ def available_minors(conf):
         minors.extend(IMPORT_MINORS)
         if conf.enabled_backends:
             minors.extend(MULTI_STORE_MINORS)
+        if conf.image_cache_dir:
+            minors.extend(CACHE_MINORS)
     return sorted(minors, reverse=True)
 
 

@@ -63,6 +63,41 @@ def test_multi_store_versions(service_factory, tmp_path):
                    (15, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)]
 
 
+def test_cache_versions(service_factory, tmp_path):
+    # Glance 33 lists 2.14, 2.16 and 2.18 (the cache API) while
+    # image_cache_dir is set, 2.18 being CURRENT then.
+    svc = service_factory({'image_cache_dir': str(tmp_path / 'cache')})
+    client = fixtures.Client(svc.url)
+    ids = _ids(client.get('/versions'))
+    assert ids[0] == ('v2.18', 'CURRENT')
+    assert [i for i, _ in ids] == ['v2.%d' % m for m in
+                                   (18, 16, 15, 14, 9, 7, 6, 5, 4, 3, 2, 1,
+                                    0)]
+    for prefix in ('/v2.14', '/v2.16', '/v2.18'):
+        assert client.get(prefix + '/schemas/image').status_code == 200
+
+
+def test_cache_versions_with_multi_store(service_factory, tmp_path):
+    svc = service_factory({
+        'image_cache_dir': str(tmp_path / 'cache'),
+        'enabled_backends': 'fast:file,slow:file',
+        'glance_store.default_backend': 'fast',
+        'fast.filesystem_store_datadir': str(tmp_path / 'fast'),
+        'slow.filesystem_store_datadir': str(tmp_path / 'slow')})
+    ids = [i for i, _ in _ids(fixtures.Client(svc.url).get('/versions'))]
+    assert ids == ['v2.%d' % m for m in
+                   (18, 16, 15, 14, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1,
+                    0)]
+
+
+def test_cache_versions_need_the_import_api(service_factory, tmp_path):
+    svc = service_factory({'image_cache_dir': str(tmp_path / 'cache'),
+                           'enable_image_import': False})
+    client = fixtures.Client(svc.url)
+    assert _ids(client.get('/versions'))[0] == ('v2.5', 'CURRENT')
+    assert client.get('/v2.18/schemas/image').status_code == 300
+
+
 def test_root_is_multiple_choices(client, service):
     resp = client.get('/')
     assert resp.status_code == 300
