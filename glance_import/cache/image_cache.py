@@ -185,8 +185,9 @@ class ImageCache:
             LOG.warning('Cannot count a cache hit of %s: %s', image_id, e)
 
     def _start_fill(self, image):
+        # A complete file of another size (never served) is replaced.
         if not _is_active(image) or image.size is None \
-                or self.directory.complete_size(image.id) is not None:
+                or self.directory.complete_size(image.id) == image.size:
             return None
         try:
             fill = _Fill(self, image)
@@ -195,7 +196,7 @@ class ImageCache:
             return None
         if not fill.started:
             return None  # another request is filling it
-        if self.directory.complete_size(image.id) is not None:
+        if self.directory.complete_size(image.id) == image.size:
             fill.abort('cached meanwhile')
             return None
         return fill

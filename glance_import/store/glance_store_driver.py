@@ -190,6 +190,10 @@ def store_error(e):
         return exception.NotFound('Image data not found in the store.')
     if isinstance(e, gs_exc.UnknownScheme):
         return exception.BadRequest(str(e))
+    if isinstance(e, (gs_exc.StoreGetNotSupported,
+                      gs_exc.StoreRandomGetNotSupported)):
+        # A Range request to a store that reads whole objects only.
+        return exception.BadRequest(str(e))
     if isinstance(e, gs_exc.InUseByStore):
         return exception.InUseByStore(reason=str(e))
     return exception.StoreError(reason=str(e))
