@@ -7,6 +7,8 @@ the store or staging file; nothing is buffered whole. A failed upload or
 stage removes what it wrote and puts the image back to ``queued``.
 """
 
+import functools
+import io
 import logging
 import re
 
@@ -216,15 +218,31 @@ def _preferred_stores(req, ctx, image):
     return tuple(prefer)
 
 
-def _send_file(req, path, offset, length, size):
+class _SentFile(io.FileIO):
+    """A file body that calls *on_close* once the server is done with
+    it, so work for after the response does not compete with it."""
+
+    def __init__(self, path, on_close=None):
+        super().__init__(path, 'rb')
+        self._on_close = on_close
+
+    def close(self):
+        on_close, self._on_close = self._on_close, None
+        super().close()
+        if on_close is not None:
+            on_close()
+
+
+def _send_file(req, path, offset, length, size, on_close=None):
     """An app_iter over the local file *path*, or None if it is gone.
 
     A server-side file wrapper sends to EOF (sendfile): it serves every
-    response that runs to the end of the file.
+    response that runs to the end of the file. *on_close* is called once
+    the file is closed (the response sent, or abandoned).
     """
     file_wrapper = req.environ.get('wsgi.file_wrapper')
     try:
-        f = open(path, 'rb')  # noqa: SIM115 - the server or iterator closes it
+        f = _SentFile(path, on_close)  # the server or iterator closes it
     except FileNotFoundError:
         return None
     if file_wrapper and (length is None or offset + length == size):
@@ -240,12 +258,14 @@ def _open_data(req, ctx, image, offset, length, prefer=(), cache=None):
     for location in _ordered_locations(image, prefer):
         path = backends.local_path(location)
         if path and req.environ.get('wsgi.file_wrapper'):
-            data = _send_file(req, path, offset, length, image.size)
+            # The cache is filled from the same file once it is sent, so
+            # the copy and its verification never slow this download.
+            fill = None if cache is None else functools.partial(
+                cache.fill_from_file_later, image, path)
+            data = _send_file(req, path, offset, length, image.size, fill)
             if data is None:
                 missing = FileNotFoundError(path)
                 continue
-            if cache is not None:
-                cache.fill_from_file_later(image, path)
             return data
         try:
             data = backends.read(location, offset, length, context=ctx)
