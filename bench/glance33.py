@@ -9,6 +9,10 @@ the app: it trusts ``X-Identity-Status: Confirmed`` and the ``X-Project-Id``
 / ``X-Roles`` headers as keystonemiddleware would have set them, which is
 what a keystone deployment costs minus the token validation.
 
+With a cache directory Glance runs its caching flavor: its ``cache``
+filter after ``context``, ``image_cache_dir`` and, which its default
+``centralized_db`` cache driver needs to start, ``worker_self_reference_url``.
+
 Run ``python bench/glance33.py serve`` to get a Glance on a free port.
 """
 
@@ -45,7 +49,7 @@ paste.composite_factory = glance.api:root_app_factory
 [composite:api]
 paste.composite_factory = glance.api:pipeline_factory
 {flavor} = cors http_proxy_to_wsgi versionnegotiation osprofiler context \
-    rootapp
+    {cache_filter}rootapp
 
 [composite:rootapp]
 paste.composite_factory = glance.api:root_app_factory
@@ -80,6 +84,17 @@ oslo_config_program = glance-api
 
 [filter:http_proxy_to_wsgi]
 paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
+{cache_section}"""
+
+# Glance's own cache filter, as its "keystone+caching" flavor has it.
+CACHE_PASTE_SECTION = """
+[filter:cache]
+paste.filter_factory = glance.api.middleware.cache:CacheFilter.factory
+"""
+
+CACHE_CONF = """\
+image_cache_dir = {cache_dir}
+worker_self_reference_url = {url}
 """
 
 API_CONF = """\
@@ -88,7 +103,7 @@ enabled_import_methods = [glance-direct,web-download]
 node_staging_uri = file://{workdir}/staging
 log_file = {workdir}/glance-api.log
 debug = false
-
+{cache_options}
 [database]
 connection = {database}
 
@@ -196,7 +211,8 @@ class Glance:
     """One Glance 33 under uwsgi rooted at *workdir*."""
 
     def __init__(self, venv, workdir, port=None, allowed_ports=(),
-                 processes=2, threads=4, database=None):
+                 processes=2, threads=4, database=None, cache_dir=None,
+                 uwsgi=None):
         self.venv = os.path.abspath(venv)
         self.workdir = os.path.abspath(workdir)
         self.port = port or free_port()
@@ -210,10 +226,23 @@ class Glance:
         self.proc = None
         self.store_dir = os.path.join(self.workdir, 'images')
         self.staging_dir = os.path.join(self.workdir, 'staging')
+        # Set: the caching flavor with this image_cache_dir.
+        self.cache_dir = cache_dir and os.path.abspath(cache_dir)
+        # A uwsgi binary other than the virtualenv's (built for the same
+        # Python), for a Glance installed without one.
+        self.uwsgi = uwsgi or os.path.join(self.venv, 'bin', 'uwsgi')
 
     def configure(self):
+        cache = {'flavor': FLAVOR, 'cache_filter': '', 'cache_section': '',
+                 'cache_options': ''}
+        if self.cache_dir:
+            os.makedirs(self.cache_dir, exist_ok=True)
+            cache = {'flavor': FLAVOR + '+caching', 'cache_filter': 'cache ',
+                     'cache_section': CACHE_PASTE_SECTION,
+                     'cache_options': CACHE_CONF.format(
+                         cache_dir=self.cache_dir, url=self.url)}
         values = {
-            'workdir': self.workdir, 'flavor': FLAVOR, 'port': self.port,
+            **cache, 'workdir': self.workdir, 'port': self.port,
             'venv': self.venv, 'processes': self.processes,
             'threads': self.threads, 'database': self.database,
             'allowed_ports': ','.join(str(p) for p in self.allowed_ports),
@@ -241,8 +270,7 @@ class Glance:
                    OS_GLANCE_CONFIG_DIR=os.path.join(self.workdir, 'etc'))
         env.pop('PYTHONPATH', None)
         self.proc = subprocess.Popen(
-            [os.path.join(self.venv, 'bin', 'uwsgi'), '--ini',
-             os.path.join(self.workdir, 'uwsgi.ini')],
+            [self.uwsgi, '--ini', os.path.join(self.workdir, 'uwsgi.ini')],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for(self.url + '/versions', timeout, self.proc,
