@@ -24,15 +24,25 @@ LOG = logging.getLogger(__name__)
 
 LOCK_FILE = '.cache-worker.lock'
 
+# What prefetch did with a queued image.
+CACHED = 'cached'
+DROPPED = 'dropped'    # gone or not active: left the queue
+FAILED = 'failed'      # its data could not be read: stays queued
+BUSY = 'busy'          # another process is caching it
+
 _thread = None
 _wake = threading.Event()
 _stopping = threading.Event()
 
 
 @contextlib.contextmanager
-def _node_lock(cache, blocking):
+def node_lock(cache, blocking):
     """Yield True while holding the node's worker lock, False if another
-    process holds it (and *blocking* is false)."""
+    process holds it (and *blocking* is false).
+
+    The API processes' workers and glance-import-manage's cache commands
+    take it, so one of them at a time prefetches, prunes and cleans.
+    """
     path = os.path.join(cache.directory.base, LOCK_FILE)
     with open(path, 'a') as lock:
         flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
@@ -46,44 +56,57 @@ def _node_lock(cache, blocking):
         yield True
 
 
-def prefetch(cache):
+def prefetch(cache, report=None):
     """Cache every queued image; (cached, failed) counts.
 
-    An image that is gone or not active leaves the queue; one whose data
-    could not be read stays queued for the next round.
+    An image that is gone or not active leaves the queue (and counts as
+    failed, as in Glance); one whose data could not be read stays queued
+    for the next round. One being cached by another process counts as
+    neither. *report(image_id, outcome)*, if given, hears each image's
+    outcome: CACHED, DROPPED, FAILED or BUSY.
     """
     ctx = context.admin_context()
     cached = failed = 0
     for image_id in cache.queued_ids():
-        try:
-            image = db_images.image_get(ctx, image_id, check_visible=False)
-        except exception.ImageNotFound:
-            image = None
-        if image is None or image.status != images.ACTIVE:
-            LOG.warning('Image %s is not active or does not exist; '
-                        'removed from the cache queue', image_id)
-            cache.delete_queued(image_id)
-            failed += 1
-            continue
-        try:
-            done = cache.fetch(
-                image,
-                lambda location: backends.read(location, context=ctx),
-                backends.local_path)
-        except Exception:
-            LOG.exception('Prefetching image %s failed', image_id)
-            done = False
-        if done:
+        outcome = _prefetch_one(cache, ctx, image_id)
+        if outcome == CACHED:
             cached += 1
-        elif not cache.directory.is_being_written(image_id):
+        elif outcome != BUSY:
             failed += 1
+        if report is not None:
+            report(image_id, outcome)
     return cached, failed
+
+
+def _prefetch_one(cache, ctx, image_id):
+    try:
+        image = db_images.image_get(ctx, image_id, check_visible=False)
+    except exception.ImageNotFound:
+        image = None
+    if image is None or image.status != images.ACTIVE:
+        LOG.warning('Image %s is not active or does not exist; '
+                    'removed from the cache queue', image_id)
+        cache.delete_queued(image_id)
+        return DROPPED
+    try:
+        done = cache.fetch(
+            image,
+            lambda location: backends.read(location, context=ctx),
+            backends.local_path)
+    except Exception:
+        LOG.exception('Prefetching image %s failed', image_id)
+        done = False
+    if done:
+        return CACHED
+    if cache.directory.is_being_written(image_id):
+        return BUSY
+    return FAILED
 
 
 def run_once(cache, *, blocking=False):
     """One round: prefetch, prune, clean. False if another process of
     this node was doing it."""
-    with _node_lock(cache, blocking) as held:
+    with node_lock(cache, blocking) as held:
         if not held:
             return False
         prefetch(cache)

@@ -1,4 +1,5 @@
-"""``glance-import-manage``: database schema and staging maintenance."""
+"""``glance-import-manage``: database schema, staging and image cache
+maintenance (the cache commands are in ``manage_cache``)."""
 
 import sys
 
@@ -7,6 +8,7 @@ from oslo_config import cfg
 from glance_import import config
 from glance_import import exception
 from glance_import import startup
+from glance_import.cmd import manage_cache
 from glance_import.db import engine as db_engine
 from glance_import.db import metadef_files
 from glance_import.db import migration
@@ -228,6 +230,7 @@ def _add_commands(subparsers):
     stg_actions = stg.add_subparsers(dest='action')
     stg_actions.add_parser(
         'cleanup', help='Remove staged data of deleted or active images.')
+    manage_cache.add_commands(subparsers)
 
 
 COMMANDS = {
@@ -243,6 +246,7 @@ COMMANDS = {
     ('db', 'unload_metadefs'): db_unload_metadefs,
     ('db', 'export_metadefs'): db_export_metadefs,
     ('staging', 'cleanup'): staging_cleanup,
+    **manage_cache.COMMANDS,
 }
 
 
