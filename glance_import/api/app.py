@@ -127,7 +127,7 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     config.check_values(conf)
     schemas.load_custom_properties(conf)
     backends.configure(conf)
-    _configure_cache(conf)
+    _configure_cache(conf, start_worker=recover)
     # Remove staged data left by deleted images (one listing, one query).
     from glance_import.importer import residue
     residue.startup_cleanup(conf)
@@ -145,14 +145,16 @@ def init_worker(conf, *, recover=True):
 
     db_engine.configure(conf)
     backends.configure(conf)
-    _configure_cache(conf)
+    # Every worker runs a cache worker, so queueing wakes one at once.
+    _configure_cache(conf, start_worker=True)
     if recover:
         _start_recovery(conf)
 
 
-def _configure_cache(conf):
+def _configure_cache(conf, start_worker):
     """Open the image cache (if image_cache_dir is set) and start its
-    worker: prefetch, prune and clean on a timer."""
+    worker: prefetch, prune and clean on a timer. A prefork parent starts
+    none: its workers run their own (no thread may run across a fork)."""
     from glance_import.cache import image_cache
     from glance_import.cache import worker
 
@@ -162,7 +164,7 @@ def _configure_cache(conf):
             'The [paste_deploy] flavor %r caches images: set '
             'image_cache_dir' % flavor)
     worker.stop()
-    if image_cache.configure(conf) is not None:
+    if image_cache.configure(conf) is not None and start_worker:
         worker.start(conf)
 
 
