@@ -6,6 +6,8 @@ up, so the verdicts they must give are known.
 """
 
 import os
+import socket
+import threading
 
 import pytest
 
@@ -200,3 +202,66 @@ def test_the_client_spending_least_cpu_is_chosen(cache):
     # One warming download, then the timed ones.
     assert cheap.urls == ['http://127.0.0.1:1/v2/images/an-id/file'] * 4
     assert missing.urls == []
+
+
+def _serve_once(response):
+    """A server thread that reads one request and answers *response*
+    (bytes) before closing; its URL and the request it received."""
+    listener = socket.create_server(('127.0.0.1', 0))
+    received = []
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            request = b''
+            while b'\r\n\r\n' not in request:
+                request += conn.recv(65536)
+            received.append(request)
+            conn.sendall(response)
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return 'http://127.0.0.1:%d/v2/images/x/file' % \
+        listener.getsockname()[1], received
+
+
+@pytest.fixture
+def splice_client(cache):
+    client = cache.SpliceClient({'X-Roles': 'admin'})
+    if not client.available():
+        pytest.skip('no os.splice')
+    return client
+
+
+def test_splice_client_counts_a_sized_body(splice_client):
+    body = os.urandom(3 * MiB + 5)
+    url, request = _serve_once(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n'
+                               b'\r\n' % len(body) + body)
+
+    r = splice_client.get(url)
+
+    assert r['bytes'] == len(body)
+    assert r['seconds'] > 0
+    assert request[0].startswith(b'GET /v2/images/x/file HTTP/1.1\r\n')
+    assert b'\r\nX-Roles: admin\r\n' in request[0]
+
+
+def test_splice_client_follows_chunks_and_closed_bodies(splice_client):
+    chunked = (b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+               b'5;x=1\r\nhello\r\n10000\r\n' + b'a' * 65536 +
+               b'\r\n0\r\nX-Trailer: 1\r\n\r\n')
+    closed = b'HTTP/1.1 200 OK\r\n\r\n' + b'b' * 70000
+
+    assert splice_client.get(_serve_once(chunked)[0])['bytes'] == 65541
+    assert splice_client.get(_serve_once(closed)[0])['bytes'] == 70000
+
+
+def test_splice_client_refuses_short_bodies_and_errors(cache,
+                                                       splice_client):
+    short = b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n' + b'c' * 99
+    missing = b'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'
+
+    with pytest.raises(cache.bench.BenchError, match='99 of 100 bytes'):
+        splice_client.get(_serve_once(short)[0])
+    with pytest.raises(cache.bench.BenchError, match='404'):
+        splice_client.get(_serve_once(missing)[0])
