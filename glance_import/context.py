@@ -1,5 +1,7 @@
 """Request context: who is calling, on behalf of which project."""
 
+import threading
+
 from oslo_context import context
 from oslo_db.sqlalchemy import enginefacade
 
@@ -37,5 +39,19 @@ def admin_context(project_id=None):
                           is_admin=True, overwrite=False)
 
 
-# Every policy value is the context attribute of the same name.
-_POLICY_FIELDS = tuple(RequestContext(overwrite=False).to_policy_values())
+def _policy_fields():
+    """Every policy value is the context attribute of the same name.
+
+    The probe context is made on a thread of its own: oslo.context makes
+    a new context the current one of a thread that has none, and log
+    lines of this one would carry the probe's request id.
+    """
+    fields = []
+    probe = threading.Thread(target=lambda: fields.extend(
+        RequestContext(overwrite=False).to_policy_values()))
+    probe.start()
+    probe.join()
+    return tuple(fields)
+
+
+_POLICY_FIELDS = _policy_fields()

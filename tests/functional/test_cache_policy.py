@@ -67,11 +67,15 @@ class CacheWorld(matrix.World):
         ctx = super().setup('active')
         image_id = ctx['image_id']
         self._ok(self.admin.put('%s/%s' % (CACHE, image_id)), 202, 'queue')
-        fixtures.wait_until(
-            lambda: image_id in [e['image_id'] for e in
-                                 self.cache_state()['cached_images']],
-            60, message='image %s cached' % image_id)
+        fixtures.wait_until(lambda: self._cached_only(image_id), 60,
+                            message='image %s cached' % image_id)
         return ctx
+
+    def _cached_only(self, image_id):
+        # The queue entry goes just after the file is in place.
+        state = self.cache_state()
+        return (image_id in [e['image_id'] for e in state['cached_images']]
+                and image_id not in state['queued_images'])
 
     def shared_setup(self, name):
         # A clear of the whole cache by one row must not empty another's.
