@@ -118,6 +118,12 @@ class _Fill:
                     return
                 self.written += sent
 
+    def restart(self):
+        """Empty the file, to write the image again from the start."""
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        self.written = 0
+
     def abort(self, reason):
         if self.fd is not None:
             LOG.info('Image %s not cached: %s', self.image.id, reason)
@@ -297,9 +303,7 @@ class ImageCache:
                 except (exception.GlanceImportError, OSError) as e:
                     LOG.warning('Cannot prefetch image %s from %s: %s',
                                 image.id, location.get('url'), e)
-                    os.ftruncate(fill.fd, 0)
-                    os.lseek(fill.fd, 0, os.SEEK_SET)
-                    fill.written = 0
+                    fill.restart()
             else:
                 fill.abort('no location could be read')
                 return False
