@@ -23,6 +23,7 @@ from glance_import import exception
 from glance_import import startup
 from glance_import.api import app
 from glance_import.cmd import common
+from glance_import.cmd import file_sender
 from glance_import.db import engine as db_engine
 
 LOG = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Gateway(wsgi.Gateway_10):
             return False
         self.req.ensure_headers_sent()
         self.req.conn.wfile.flush()
-        sent = sock.sendfile(f, f.tell(), count) if count else 0
+        sent = file_sender.send_file(sock, f, f.tell(), count) if count else 0
         self.remaining_bytes_out -= sent
         if sent != count:
             # The file shrank under us: the client must not take a short
