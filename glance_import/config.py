@@ -141,6 +141,17 @@ default_opts = [
                 help='With the keystone flavor, serve unauthenticated '
                      'requests with a read-only anonymous context instead '
                      'of answering 401.'),
+    cfg.IntOpt('max_header_line', default=16384, min=256,
+               help='Longest request header line, in bytes, that '
+                    '``glance-import-api`` reads; a longer one is answered '
+                    'with 431. Raise it for very large tokens; name and '
+                    'default are those of eventlet-era Glance.'),
+    cfg.IntOpt('max_request_header_size', default=65536, min=1024,
+               help='Largest request head (request line and all header '
+                    'lines), in bytes, that ``glance-import-api`` reads; a '
+                    'larger one is answered with 431, or 414 when the '
+                    'request line alone is too long. Keep it at least '
+                    'max_header_line.'),
     cfg.IntOpt('max_request_id_length', default=64, min=0,
                help='Longest X-Openstack-Request-ID accepted from a '
                     'client.'),

@@ -24,6 +24,7 @@ from glance_import import startup
 from glance_import.api import app
 from glance_import.cmd import common
 from glance_import.cmd import file_sender
+from glance_import.cmd import strict_http
 from glance_import.db import engine as db_engine
 
 LOG = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ class Gateway(wsgi.Gateway_10):
     def get_environ(self):
         env = super().get_environ()
         env['wsgi.file_wrapper'] = FileWrapper
+        if self.req.chunked_read:
+            self.req.rfile = env['wsgi.input'] = strict_http.ChunkedBody(
+                self.req, self.req.conn.rfile)
         return env
 
     def respond(self):
@@ -101,7 +105,14 @@ class Gateway(wsgi.Gateway_10):
 
 
 class Server(wsgi.Server):
-    """cheroot's server, accepting from a socket bound beforehand."""
+    """cheroot's server, accepting from a socket bound beforehand.
+
+    Requests are read strictly (strict_http): bounded heads, one framing.
+    """
+
+    ConnectionClass = strict_http.Connection
+    max_header_line = 16384
+    max_request_header_size = 65536
 
     def __init__(self, listen_socket, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -134,6 +145,8 @@ def make_server(conf, application, listen_socket):
     # Large uploads may pause between chunks; idle keep-alive
     # connections are closed after this many seconds.
     server.timeout = 300
+    server.max_header_line = conf.max_header_line
+    server.max_request_header_size = conf.max_request_header_size
     return server
 
 
