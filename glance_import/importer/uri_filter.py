@@ -13,6 +13,7 @@ import dataclasses
 import http.client
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 import urllib.parse
@@ -25,6 +26,9 @@ MAX_REDIRECTS = 5
 TIMEOUT = 60
 CHUNK_SIZE = 1 << 20
 DEFAULT_PORTS = {'http': 80, 'https': 443}
+# RFC 3986 URIs hold no spaces or controls; Python's parser would drop
+# some of them silently and the resolver chokes on NUL.
+_UNSAFE = re.compile(r'[\x00-\x20\x7f]')
 
 
 class FilterError(exception.BadRequest):
@@ -116,7 +120,7 @@ def check_uri(conf, uri):
     the URI, so the client knows which setting or which part to change.
     """
     def refuse(reason):
-        LOG.info('URI %s refused: %s', uri, reason)
+        LOG.info('URI %r refused: %s', uri, reason)
         raise FilterError(
             'URI for web-download does not pass filtering: %s (%s)'
             % (uri, reason))
@@ -124,6 +128,8 @@ def check_uri(conf, uri):
     opts = conf.import_filtering_opts
     if not isinstance(uri, str) or not uri:
         refuse('no URI given')
+    if _UNSAFE.search(uri):
+        refuse('the URI contains spaces or control characters')
     try:
         parts = urllib.parse.urlsplit(uri)
         port = parts.port

@@ -196,3 +196,15 @@ def test_utf8_header_values_are_read(server):
         [b'GET /versions HTTP/1.1', b'Host: x',
          b'X-User-Name: j\xc3\xa9r\xc3\xb4me', b'Connection: close']))
     assert status == 200
+
+
+def test_a_nul_in_a_web_download_host_is_400(server):
+    client = fixtures.Client(server.url)
+    image_id = client.post('/v2/images', json={
+        'name': 'nul-uri', 'disk_format': 'raw',
+        'container_format': 'bare'}).json()['id']
+    for uri in ('http://exa\x00mple.com/image', 'http://example.com/\x00',
+                'http://exa\x01mple.com/image', 'http://ex ample.com/'):
+        resp = client.post('/v2/images/%s/import' % image_id, json={
+            'method': {'name': 'web-download', 'uri': uri}})
+        assert resp.status_code == 400, (uri, resp.text)

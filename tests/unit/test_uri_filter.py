@@ -128,6 +128,16 @@ def test_scheme_host_port_rules(conf, dns, uri, reason):
     refused(conf, uri, reason)
 
 
+@pytest.mark.parametrize('uri', [
+    'http://exa\x00mple.com/x', 'http://example.com/\x00',
+    'http://example.com/a b', 'http://example.com/\x7f',
+    'http://example.com/x\r\nHost: evil', 'http://exa\tmple.com/',
+])
+def test_spaces_and_controls_refused_before_parsing(conf, dns, uri):
+    dns['example.com'] = ['198.51.100.7']
+    refused(conf, uri, 'the URI contains spaces or control characters')
+
+
 def test_deny_lists_name_the_rule(conf, dns):
     opts(conf, allowed_schemes=[], disallowed_schemes=['https'],
          allowed_ports=[], disallowed_ports=[81],
