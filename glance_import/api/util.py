@@ -3,6 +3,7 @@ path parameters, responses, and loading the image a request names."""
 
 import functools
 import json
+import logging
 import re
 
 import webob
@@ -17,6 +18,7 @@ JSON_MAX_BYTES = 1 << 20
 UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
                 '-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$')
 _UUID_RE = re.compile(UUID_PATTERN)
+LOG = logging.getLogger(__name__)
 
 
 def context(req):
@@ -109,7 +111,14 @@ def json_body(req, *, allowed=(dict,)):
     if req.content_length and req.content_length > JSON_MAX_BYTES:
         raise exception.RequestEntityTooLarge(
             'Request body is larger than %d bytes.' % JSON_MAX_BYTES)
-    raw = req.body_file.read(JSON_MAX_BYTES + 1)
+    try:
+        raw = req.body_file.read(JSON_MAX_BYTES + 1)
+    except OSError as e:
+        # The client went away (or stalled): nothing of ours failed, so
+        # one line and no traceback. The answer most likely reaches no one.
+        LOG.info('Request body of %s %s not read: %s', req.method,
+                 req.path, e)
+        raise exception.BadRequest('The request body could not be read.')
     if len(raw) > JSON_MAX_BYTES:
         raise exception.RequestEntityTooLarge(
             'Request body is larger than %d bytes.' % JSON_MAX_BYTES)

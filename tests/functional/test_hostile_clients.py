@@ -208,3 +208,34 @@ def test_a_nul_in_a_web_download_host_is_400(server):
         resp = client.post('/v2/images/%s/import' % image_id, json={
             'method': {'name': 'web-download', 'uri': uri}})
         assert resp.status_code == 400, (uri, resp.text)
+
+
+def test_a_disconnect_mid_json_body_is_logged_once(server):
+    log_size = _log_size(server)
+    for headers, body in (([b'Content-Length: 100'], b'{"name": "x'),
+                          ([b'Transfer-Encoding: chunked'],
+                           b'40\r\n{"name": "x')):
+        sock = socket.create_connection(('127.0.0.1', server.port),
+                                        timeout=TIMEOUT)
+        sock.sendall(_post(headers, body))
+        sock.close()
+    # The server notices when it next reads; the service keeps serving.
+    client = fixtures.Client(server.url)
+    fixtures.wait_until(lambda: _log_tail(server, log_size).count(
+        'disconnect') >= 2, timeout=TIMEOUT, message='two disconnects')
+    assert client.get('/versions').status_code == 200
+    tail = _log_tail(server, log_size)
+    assert 'Traceback' not in tail
+    assert ' 500 ' not in tail
+    assert 'Unexpected error' not in tail
+
+
+def _log_size(server):
+    with open(server.log_path, 'rb') as f:
+        return f.seek(0, 2)
+
+
+def _log_tail(server, offset):
+    with open(server.log_path, 'rb') as f:
+        f.seek(offset)
+        return f.read().decode('utf-8', 'replace')
