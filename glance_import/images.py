@@ -186,6 +186,12 @@ def check_property_name(name):
         raise exception.BadRequest(
             'Property key is too long (max 255 characters): %s...'
             % name[:32])
+    if any(c < ' ' or c == '\x7f' for c in name):
+        # A key is an identifier: it is matched in filters, policies
+        # and Nova's scheduler hints, and no control character belongs
+        # in one.
+        raise exception.BadRequest(
+            'Property key %r contains control characters.' % name[:32])
     if is_reserved(name):
         raise exception.ReservedAttribute(attribute=name)
 

@@ -210,6 +210,33 @@ def test_a_nul_in_a_web_download_host_is_400(server):
         assert resp.status_code == 400, (uri, resp.text)
 
 
+@pytest.mark.parametrize('body', [
+    {'name': 'x', 'ke\x01y': 'v'},
+    {'name': 'x', 'key\x00': 'v'},
+    {'name': 'nul\x00'},
+], ids=['control-key', 'nul-key', 'nul-name'])
+def test_bad_characters_in_names_are_400(server, body):
+    resp = fixtures.Client(server.url).post('/v2/images', json=body)
+    assert resp.status_code == 400, resp.text
+
+
+def test_bad_characters_in_a_patched_property_name_are_400(server):
+    client = fixtures.Client(server.url)
+    image_id = client.post('/v2/images', json={'name': 'p'}).json()['id']
+    resp = client.patch(
+        '/v2/images/%s' % image_id,
+        data=json.dumps([{'op': 'add', 'path': '/ke\x1by', 'value': 'v'}]),
+        headers={'Content-Type':
+                 'application/openstack-images-v2.1-json-patch'})
+    assert resp.status_code == 400, resp.text
+
+
+def test_invalid_utf8_in_a_json_body_is_400(server):
+    body = b'{"name": "\xff"}'
+    data = _post([b'Content-Length: %d' % len(body)], body)
+    assert _exchange(server.port, data)[0] == 400
+
+
 def test_a_disconnect_mid_json_body_is_logged_once(server):
     log_size = _log_size(server)
     for headers, body in (([b'Content-Length: 100'], b'{"name": "x'),

@@ -85,6 +85,13 @@ def test_long_property_name():
         images.check_property_name('x' * 256)
 
 
+@pytest.mark.parametrize('name', ['a\x01b', 'tab\tname', 'line\n',
+                                  '\x7f', 'os_glance\x1b'])
+def test_property_names_with_control_characters(name):
+    with pytest.raises(exception.BadRequest, match='control characters'):
+        images.check_property_name(name)
+
+
 def test_store_lists():
     assert images.stores_list('') == []
     assert images.stores_list(None) == []
