@@ -163,6 +163,18 @@ class Request(server.HTTPRequest):
             self.simple_response('400 Bad Request', str(e))
             return False
 
+    def read_request_headers(self):
+        if not super().read_request_headers():
+            return False
+        if (self.response_protocol == 'HTTP/1.0'
+                and b'Transfer-Encoding' in self.inheaders):
+            # cheroot ignores it there and would read the body as the
+            # next request; RFC 9112 calls such framing faulty.
+            self.simple_response('400 Bad Request',
+                                 'Transfer-Encoding needs HTTP/1.1.')
+            return False
+        return True
+
     def simple_response(self, status, msg=''):
         """The answer to a request the application never saw, as JSON."""
         self._refused = True

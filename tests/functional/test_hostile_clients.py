@@ -5,6 +5,7 @@ hang or a connection dropped without an answer.
 """
 
 import json
+import os
 import socket
 import time
 
@@ -121,6 +122,14 @@ def _post(headers, body=b''):
 ], ids=lambda h: b' / '.join(h).decode())
 def test_framing_errors_are_400_at_once(server, headers):
     _refused(server.port, _post(headers, b'{}'), 400)
+
+
+def test_chunked_in_http_1_0_is_400(server):
+    data = _request([b'POST /v2/images HTTP/1.0', b'Host: x',
+                     b'Connection: Keep-Alive',
+                     b'Transfer-Encoding: chunked'],
+                    b'0\r\n\r\nGET /versions HTTP/1.0\r\n\r\n')
+    assert 'HTTP/1.1' in _refused(server.port, data, 400)
 
 
 def test_identical_content_lengths_are_one(server):
@@ -255,6 +264,32 @@ def test_a_disconnect_mid_json_body_is_logged_once(server):
     assert 'Traceback' not in tail
     assert ' 500 ' not in tail
     assert 'Unexpected error' not in tail
+
+
+@pytest.mark.parametrize('headers, body', [
+    ([b'Content-Length: 100000'], b'x' * 5000),
+    ([b'Transfer-Encoding: chunked'], b'100000\r\n' + b'x' * 5000),
+], ids=['sized', 'chunked'])
+def test_a_disconnect_mid_upload_leaves_nothing(server, headers, body):
+    client = fixtures.Client(server.url)
+    image_id = client.post('/v2/images', json={
+        'name': 'gone', 'disk_format': 'raw',
+        'container_format': 'bare'}).json()['id']
+    log_size = _log_size(server)
+    sock = socket.create_connection(('127.0.0.1', server.port),
+                                    timeout=TIMEOUT)
+    sock.sendall(_request(
+        [b'PUT /v2/images/%s/file HTTP/1.1' % image_id.encode(), b'Host: x',
+         b'Content-Type: application/octet-stream'] + headers, body))
+    sock.close()
+    fixtures.wait_until(
+        lambda: client.get('/v2/images/%s' % image_id).json()['status']
+        == 'queued' and 'PUT' in _log_tail(server, log_size),
+        timeout=TIMEOUT, message='the upload to be given up')
+    images_dir = os.path.join(server.directory, 'images')
+    assert not [n for n in os.listdir(images_dir) if image_id in n]
+    tail = _log_tail(server, log_size)
+    assert 'Traceback' not in tail and ' 500 ' not in tail
 
 
 def _log_size(server):
