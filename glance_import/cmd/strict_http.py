@@ -134,12 +134,13 @@ class HeaderReader(server.HeaderReader):
 class Request(server.HTTPRequest):
     """cheroot's request with the bounded head and JSON refusals."""
 
+    header_reader = HeaderReader()
+    _refused = False
+
     def parse_request(self):
         head = _HeadLines(self.conn.rfile, self.server.max_request_header_size,
                           self.server.max_header_line)
         self.rfile = head
-        self.header_reader = HeaderReader()
-        self._refused = False
         try:
             if not self.read_request_line():
                 return self._linger()
