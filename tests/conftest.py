@@ -10,6 +10,9 @@ _UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                    r'[0-9a-f]{12}')
 
 
+_STORAGE_USER = pytest.StashKey[bool]()
+
+
 def pytest_make_parametrize_id(config, val, argname):
     """Random UUIDs in parameters must not reach test ids: pytest-xdist
     workers collect separately and refuse differing ids."""
@@ -108,3 +111,18 @@ def keystone(tmp_path_factory):
         yield server.start()
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # Under pytest-xdist each worker collects every test (see
+    # storageutil.register_user).
+    if any('storage' in item.fixturenames for item in items):
+        from tests.functional import storageutil
+        storageutil.register_user()
+        config.stash[_STORAGE_USER] = True
+
+
+def pytest_sessionfinish(session):
+    if session.config.stash.get(_STORAGE_USER, False):
+        from tests.functional import storageutil
+        storageutil.release()

@@ -49,7 +49,10 @@ def _running(state):
         return None
     if not os.path.exists(os.path.join(state, 'storage.env')):
         return None
-    for pid in settings['pids'].values():
+    for name, pid in settings['pids'].items():
+        # A daemon a test restarted (restart()) has a new pid file.
+        with contextlib.suppress(OSError, ValueError):
+            pid = _pid(settings, name)
         try:
             os.kill(pid, 0)
         except OSError:
@@ -75,12 +78,27 @@ def storage():
             settings = _running(state)
             if settings is None:
                 raise RuntimeError('storage daemons died right after start')
-        users = os.path.join(state, 'users')
-        os.makedirs(users, exist_ok=True)
-        with open(os.path.join(users, str(os.getpid())), 'w'):
-            pass
+        _add_user(state)
     _bindings_in_process()
     return settings
+
+
+def _add_user(state):
+    users = os.path.join(state, 'users')
+    os.makedirs(users, exist_ok=True)
+    with open(os.path.join(users, str(os.getpid())), 'w'):
+        pass
+
+
+def register_user():
+    """Count this test process among the daemons' users until release().
+
+    Every process of a run that holds storage tests registers when it has
+    collected them: one that finishes its share of them early must not
+    stop the daemons under another that has not started its share yet.
+    """
+    with _locked() as state:
+        _add_user(state)
 
 
 @contextlib.contextmanager
