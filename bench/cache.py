@@ -173,16 +173,8 @@ class OursNode:
         conf = os.path.join(self.state, self.name + '.conf')
         with open(conf, 'w') as f:
             f.write(self.conf_text())
-        env = dict(os.environ)
-        env['PYTHONPATH'] = os.pathsep.join(
-            p for p in (ROOT, env.get('PYTHONPATH')) if p)
-        self._log = open(self.log_path, 'ab')  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'glance_import.cmd.api', '--config-file',
-             conf], env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT)
-        glance33.wait_for(self.url + '/versions', timeout, self.proc,
-                          self.log_path)
+        self.proc, self._log = compare.start_api(conf, self.url,
+                                                 self.log_path, timeout)
         return self
 
     @property

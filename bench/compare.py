@@ -66,6 +66,22 @@ allowed_ports = {http_port}
 """
 
 
+def start_api(conf, url, log_path, timeout=60):
+    """``glance-import-api --config-file conf`` from this checkout, its
+    output appended to *log_path*; (process, log file) once *url*
+    answers."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (ROOT, env.get('PYTHONPATH')) if p)
+    log = open(log_path, 'ab')  # noqa: SIM115 - closed by stop_process
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'glance_import.cmd.api', '--config-file',
+         conf], env=env, stdin=subprocess.DEVNULL, stdout=log,
+        stderr=subprocess.STDOUT)
+    glance33.wait_for(url + '/versions', timeout, proc, log_path)
+    return proc, log
+
+
 class Ours:
     """``glance-import-api`` from this checkout as a child process."""
 
@@ -86,16 +102,8 @@ class Ours:
             f.write(OURS_CONF.format(workdir=self.workdir, port=self.port,
                                      workers=self.workers,
                                      http_port=self.http_port))
-        env = dict(os.environ)
-        env['PYTHONPATH'] = os.pathsep.join(
-            p for p in (ROOT, env.get('PYTHONPATH')) if p)
-        self._log = open(self.log_path, 'ab')  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'glance_import.cmd.api', '--config-file',
-             conf], env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT)
-        glance33.wait_for(self.url + '/versions', timeout, self.proc,
-                          self.log_path)
+        self.proc, self._log = start_api(conf, self.url, self.log_path,
+                                         timeout)
         return self
 
     @property
