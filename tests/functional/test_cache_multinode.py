@@ -7,53 +7,25 @@ outlives its restarts; an image deleted through one node is never
 served by another, whose cleaner then drops its copy.
 """
 
-import contextlib
 import os
 
 import sqlalchemy as sa
 
 from tests import fixtures
 from tests.functional import importutil as iu
+from tests.functional import test_multinode
 
 DATA = os.urandom(3 * (1 << 20) + 17)
 
 
-@contextlib.contextmanager
 def two_caching_nodes(tmp_path, test_db_url):
     """Nodes 'a' and 'b': one database and file store, a cache each."""
-    db_url = test_db_url or 'sqlite:///%s/shared.sqlite' % tmp_path
-    if test_db_url:
-        fixtures.empty_database_if_migrated(test_db_url)
-        fixtures.migrate(test_db_url)
-    nodes = []
-    try:
-        for name in ('a', 'b'):
-            directory = tmp_path / name
-            directory.mkdir()
-            port = fixtures.free_port()
-            overrides = {
-                'glance_store.filesystem_store_datadir':
-                    str(tmp_path / 'store'),
-                'worker_self_reference_url': 'http://127.0.0.1:%d' % port,
-                'image_cache_dir': str(directory / 'cache'),
-                'image_cache_driver': 'centralized_db',
-                'paste_deploy.flavor': 'caching',
-            }
-            node = fixtures.ServiceProcess(str(directory), db_url,
-                                           overrides, port=port)
-            node.db_url = db_url
-            nodes.append(node)
-            node.start()
-        yield nodes
-    except BaseException:
-        for node in nodes:
-            with open(node.log_path, errors='replace') as f:
-                print('--- node %s log\n%s' % (
-                    os.path.basename(node.directory), f.read()[-20000:]))
-        raise
-    finally:
-        for node in nodes:
-            node.stop()
+    return test_multinode.two_nodes(
+        tmp_path, test_db_url, extra_overrides=lambda directory: {
+            'image_cache_dir': str(directory / 'cache'),
+            'image_cache_driver': 'centralized_db',
+            'paste_deploy.flavor': 'caching',
+        })
 
 
 def _cache_files(node):

@@ -17,8 +17,13 @@ DATA = os.urandom(3 * (1 << 20) + 17)
 
 
 @contextlib.contextmanager
-def two_nodes(tmp_path, test_db_url, *, self_urls=True, shared_staging=False):
-    """Start nodes 'a' and 'b'; yields them, stops them at the end."""
+def two_nodes(tmp_path, test_db_url, *, self_urls=True, shared_staging=False,
+              extra_overrides=None):
+    """Start nodes 'a' and 'b'; yields them, stops them at the end.
+
+    *extra_overrides(directory)*: more options for the node rooted at
+    *directory*. Each node's ``db_url`` is the shared database's.
+    """
     db_url = test_db_url or 'sqlite:///%s/shared.sqlite' % tmp_path
     if test_db_url:
         fixtures.empty_database_if_migrated(test_db_url)
@@ -37,8 +42,11 @@ def two_nodes(tmp_path, test_db_url, *, self_urls=True, shared_staging=False):
             if shared_staging:
                 overrides['node_staging_uri'] = \
                     'file://%s' % (tmp_path / 'staging')
+            if extra_overrides:
+                overrides.update(extra_overrides(directory))
             node = fixtures.ServiceProcess(str(directory), db_url,
                                            overrides, port=port)
+            node.db_url = db_url
             nodes.append(node)
             node.start()
         yield nodes
