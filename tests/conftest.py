@@ -113,6 +113,22 @@ def keystone(tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(scope='session')
+def barbican(keystone, tmp_path_factory):
+    """One real Barbican for the whole session (see tests/barbican.py).
+
+    Creates the Barbican virtualenv on first use, so the tests never skip.
+    """
+    from tests import barbican as barbican_fixture
+    venv = barbican_fixture.barbican_venv()
+    server = barbican_fixture.Barbican(
+        str(tmp_path_factory.mktemp('barbican')), venv, keystone)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
 def pytest_collection_modifyitems(session, config, items):
     # Under pytest-xdist each worker collects every test (see
     # storageutil.register_user).

@@ -9,7 +9,8 @@ serves a whole test run: SQLite, fernet tokens, cheroot on a free
 * ``alpha-member`` / ``alpha-reader``: member / reader of ``alpha``;
 * ``beta-member`` / ``beta-reader``: member / reader of ``beta``;
 * ``glance``: the service user of keystonemiddleware (``service`` role
-  on project ``service``).
+  on project ``service``);
+* ``barbican``: the same for the test Barbican (tests/barbican.py).
 """
 
 import grp
@@ -32,6 +33,7 @@ PERSONAS = {
     'beta-member': ('beta', 'member'),
     'beta-reader': ('beta', 'reader'),
     'glance': ('service', 'service'),
+    'barbican': ('service', 'service'),
 }
 
 CONFIG = """\
@@ -57,12 +59,15 @@ password_hash_rounds = 4
 # Run inside the Keystone venv. Keystone parses sys.argv as its own
 # options when the app loads, so the port is taken out of argv first.
 SERVE = """\
-import signal, sys
+import signal, sys, threading
 port = int(sys.argv.pop())
 from cheroot import wsgi
 from keystone.wsgi import api
 server = wsgi.Server(('127.0.0.1', port), api.application, numthreads=8)
-signal.signal(signal.SIGTERM, lambda *a: server.stop())
+# stop() waits for the serving loop, which runs on this very thread: the
+# handler must not block it.
+signal.signal(signal.SIGTERM,
+              lambda *a: threading.Thread(target=server.stop).start())
 server.start()
 """
 

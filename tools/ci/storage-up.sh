@@ -103,7 +103,9 @@ install_packages() {
 expose_bindings() {
     # rados/rbd are not on PyPI: link Debian's extension modules into a
     # private directory of the venv and list it in a .pth file.
-    local venv=$1 pyver site dir
+    local venv pyver site dir
+    # A .pth line is read relative to site-packages: store it absolute.
+    venv=$(cd "$1" && pwd)
     pyver=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     [ "$pyver" = 3.11 ] || die "$venv is Python $pyver; Debian's rados/rbd need 3.11"
     site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')
