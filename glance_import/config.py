@@ -373,6 +373,7 @@ def register_opts(conf):
         conf.register_opts(opts, group=group)
     db_options.set_defaults(conf, connection=DEFAULT_DB_CONNECTION)
     _register_store_opts(conf)
+    _register_key_manager_opts(conf)
 
 
 class _OptionalDriverFilter(logging.Filter):
@@ -402,6 +403,17 @@ def _register_store_opts(conf):
     glance_store.register_opts(conf)
     # Multi-store options are registered once enabled_backends is known
     # (see glance_import.store.registry.configure).
+
+
+def _register_key_manager_opts(conf):
+    """castellan's [key_manager], [barbican], [barbican_service_user] and
+    [vault] options, read for image signature verification.
+
+    The backend keeps castellan's default, barbican, as in Glance.
+    """
+    from castellan import options as castellan_options
+
+    castellan_options.set_defaults(conf)
 
 
 def list_opts():

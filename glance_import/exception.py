@@ -166,6 +166,13 @@ class InvalidImageData(UnsupportedMediaType):
     message = 'Image data is not acceptable: %(reason)s'
 
 
+class SignatureVerificationFailed(BadRequest):
+    """The data does not match the image's img_signature properties, or
+    they cannot be checked (Glance's message and status)."""
+    message = 'Signature verification failed for image %(image_id)s: ' \
+              '%(reason)s'
+
+
 class StoreError(ServiceUnavailable):
     message = 'Image storage failed: %(reason)s'
 

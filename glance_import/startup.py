@@ -12,8 +12,9 @@ from glance_import import unsupported_options
 
 LOG = logging.getLogger(__name__)
 _REGISTERED = False
-# Libraries whose INFO lines say nothing an operator needs.
-QUIET_LOGGERS = ['alembic.runtime.plugins=WARN']
+# Libraries whose INFO lines say nothing an operator needs
+# (barbicanclient logs about a dozen per certificate fetch).
+QUIET_LOGGERS = ['alembic.runtime.plugins=WARN', 'barbicanclient=WARN']
 
 
 def load_config(argv, prog, conf=None, default_config_files=None,

@@ -57,6 +57,7 @@ NAMESPACES = (
     'oslo.policy',
     'oslo.middleware.cors',
     'oslo.middleware.http_proxy_to_wsgi',
+    'castellan.config',
 )
 
 # glance.multi_store also lists each driver's options under a placeholder

@@ -3,8 +3,10 @@
 
 Bodies are streamed from the server's ``wsgi.input`` in large chunks,
 through the size limits (and, for uploads, the format inspectors) into
-the store or staging file; nothing is buffered whole. A failed upload or
-stage removes what it wrote and puts the image back to ``queued``.
+the store or staging file; nothing is buffered whole. The data of a
+signed image is verified on its way to the store (``store.signature``).
+A failed upload or stage removes what it wrote and puts the image back
+to ``queued``.
 """
 
 import functools
@@ -27,6 +29,7 @@ from glance_import.store import discovery
 from glance_import.store import fileio
 from glance_import.store import inspection
 from glance_import.store import limits
+from glance_import.store import signature
 from glance_import.store import staging
 
 CONF = cfg.CONF
@@ -105,6 +108,9 @@ def upload_image_data(req, image_id):
     images.check_transition(image, images.SAVING)
     remaining = accounting.remaining_quota(CONF, ctx, image.owner, image.id)
     limits.check_declared(size, CONF.image_size_cap, remaining)
+    # Before any byte is written: a signed image whose certificate cannot
+    # be had is refused at once.
+    verifier = signature.verifier_for(CONF, ctx, image.id, image.properties)
     db_images.image_update(ctx, image.id, {'status': images.SAVING},
                            from_status=images.QUEUED)
     stored = None
@@ -114,8 +120,12 @@ def upload_image_data(req, image_id):
             expected=size)
         inspector = inspection.StreamInspector(
             CONF, data, image.disk_format, image.container_format)
-        stored = backends.add(CONF, image.id, inspector, size=size,
-                              store_id=store_id, context=ctx)
+        stored = backends.add(
+            CONF, image.id,
+            inspector if verifier is None else verifier.wrap(inspector),
+            size=size, store_id=store_id, context=ctx)
+        if verifier is not None:
+            verifier.verify()
         virtual_size = inspector.verdict(stored.size)
         db_images.image_add_location(
             ctx, image.id, stored.url, stored.metadata,

@@ -45,8 +45,12 @@ def submit(conf, task: dict, credentials: dict | None = None) -> None:
     """Run *task*, just created or never started, in the background.
 
     *credentials* (token, service catalog, roles of the caller) stay in
-    memory; they are never written to the task row.
+    memory; they are never written to the task row. The task's owner is
+    added as the caller's project, which scopes their token: the key
+    manager needs it to verify signed images.
     """
+    if credentials:
+        credentials = {'project_id': task['owner'], **credentials}
     args = None
     if task['type'] == tasks.IMPORT:
         args = flows.flow_args_from_task(task, conf)

@@ -19,9 +19,12 @@ import urllib.parse
 
 from taskflow.jobs import backends as job_backends
 
+from glance_import import context
 from glance_import import exception
+from glance_import.db import images as db_images
 from glance_import.importer import lifecycle
 from glance_import.importer import persistence
+from glance_import.store import signature
 
 LOG = logging.getLogger(__name__)
 
@@ -120,14 +123,27 @@ def _post(conf, task, args, credentials):
         detail.meta = dict(detail.meta or {}, jobboard=True)
         persistence.set_owner(detail, persistence.this_process(conf))
     details = {'flow_uuid': detail.uuid, 'task_id': task['id']}
-    if args['method'] == 'glance-download' and credentials:
-        # Only this method calls another service as the user; the token
-        # travels in the job (keep Redis private).
+    if credentials and _acts_as_caller(args):
+        # The token travels in the job (keep Redis private).
         details['store'] = {'credentials': credentials}
     book = persistence.logbook(task['id'])
     _shared_board(conf).post('import-%s' % task['id'], book=book,
                              details=details)
     LOG.info('Posted import task %s as a job', task['id'])
+
+
+def _acts_as_caller(args) -> bool:
+    """Whether the flow calls another service as the user: glance-download
+    reads the remote region, and the certificate of a signed image comes
+    from the key manager."""
+    if args['method'] == 'glance-download':
+        return True
+    try:
+        image = db_images.image_get(context.admin_context(),
+                                    args['image_id'], check_visible=False)
+    except exception.ImageNotFound:
+        return False
+    return signature.is_signed(image.properties)
 
 
 # Conductors ------------------------------------------------------------

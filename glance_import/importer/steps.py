@@ -10,7 +10,8 @@ goes and its ``revert`` undoes exactly that, in reverse order:
   finish in ``os_glance_failed_import`` and drops our lock.
 * data tasks fill the staging file; their revert removes it, so a failed
   import never leaves staged data behind an image that is ``queued``.
-* ``WriteToStore`` adds one location; its revert deletes that data.
+* ``WriteToStore`` adds one location; its revert deletes that data. The
+  data of a signed image is verified on its way to every store.
 """
 
 import logging
@@ -35,6 +36,7 @@ from glance_import.store import backends
 from glance_import.store import fileio
 from glance_import.store import inspection
 from glance_import.store import limits
+from glance_import.store import signature
 from glance_import.store import staging
 
 LOG = logging.getLogger(__name__)
@@ -390,13 +392,29 @@ class InspectFormat(ImportStep):
 
 # 4. Writing to the stores ---------------------------------------------
 
+def _read_verified(path, hash_algo, verifier):
+    """Read the file at *path* once through *verifier*, then verify it;
+    returns its size and digests."""
+    hasher = fileio.MultiHasher(hash_algo)
+    size = 0
+    try:
+        for chunk in verifier.wrap(fileio.read_chunks(path)):
+            hasher.update(chunk)
+            size += len(chunk)
+    finally:
+        checksum, hash_value = hasher.finish()
+    verifier.verify()
+    return fileio.Written(size, checksum, hash_algo, hash_value)
+
+
 class WriteToStore(ImportStep):
     """Copy the staged data to one store and record the location.
 
     The first store's size and hashes are recorded on the image; every
     later store must produce the same ones. With *set_active* the image
     becomes active in the same transaction as the location. With
-    *must_succeed* False a failure is recorded and swallowed.
+    *must_succeed* False a failure is recorded and swallowed, except a
+    failed signature verification: that fails the import.
     """
 
     def __init__(self, image_id, task_id, store_id, set_active,
@@ -407,10 +425,12 @@ class WriteToStore(ImportStep):
         super().__init__(image_id, task_id,
                          name='WriteToStore-%s' % (store_id or 'default'))
 
-    def execute(self, conf):
+    def execute(self, conf, credentials=None):
         try:
-            return self._write(conf)
-        except ImportAborted:
+            return self._write(conf, credentials)
+        except (ImportAborted, exception.SignatureVerificationFailed):
+            # A bad signature is the data's fault, not the store's: no
+            # other store may keep it either.
             raise
         except Exception as e:
             if self.must_succeed:
@@ -420,7 +440,7 @@ class WriteToStore(ImportStep):
             self.save(failed=[self.store_id])
             return None
 
-    def _write(self, conf):
+    def _write(self, conf, credentials):
         image = self.image()
         path = staging.path(conf, self.image_id)
         try:
@@ -435,7 +455,8 @@ class WriteToStore(ImportStep):
         remaining = accounting.remaining_quota(conf, admin_ctx(), image.owner,
                                                self.image_id)
         limits.check_declared(size, conf.image_size_cap, remaining)
-        stored = self._store(conf, image, path, size)
+        verifier = self._verifier(conf, image, credentials)
+        stored = self._store(conf, image, path, size, verifier)
         location = {'url': stored.url, 'metadata': stored.metadata}
         try:
             return self._record(image, stored, location)
@@ -443,20 +464,54 @@ class WriteToStore(ImportStep):
             backends.delete(location)
             raise
 
-    def _store(self, conf, image, path, size):
+    def _verifier(self, conf, image, credentials):
+        """The signature verifier of a signed image (else None), made
+        before any byte is written, as the import's caller."""
+        if not signature.is_signed(image.properties):
+            return None
+        if not credentials:
+            # Only a resumed flow runs without them: they are never saved.
+            raise exception.ImportTaskError(
+                reason='Image %s is signed and its signature can only be '
+                       'verified with the credentials of the user who '
+                       'started the import, which a resumed import does '
+                       'not have; import it again' % self.image_id)
+        ctx = context.RequestContext(
+            auth_token=credentials.get('auth_token'),
+            project_id=credentials.get('project_id'),
+            roles=list(credentials.get('roles') or []),
+            service_catalog=credentials.get('service_catalog'),
+            overwrite=False)
+        return signature.verifier_for(conf, ctx, self.image_id,
+                                      image.properties)
+
+    def _store(self, conf, image, path, size, verifier):
+        progress = Progress(self.task_id, _progress_base(self.task_id))
         if self._is_file_store(conf):
+            staged = staging.staged_from_image(image)
+            if verifier is not None:
+                # The link reads nothing: read the file once here, for the
+                # signature and for the digests the link reuses.
+                staged = _read_verified(path, conf.hashing_algorithm,
+                                        verifier)
             # Same filesystem: the staged file is hard-linked, not copied.
             stored = backends.add_from_staged_file(
-                conf, self.image_id, path, staging.staged_from_image(image),
-                store_id=self.store_id)
-            progress = Progress(self.task_id, _progress_base(self.task_id))
+                conf, self.image_id, path, staged, store_id=self.store_id)
             progress.add(size)
             return stored
-        progress = Progress(self.task_id, _progress_base(self.task_id))
-        return backends.add(conf, self.image_id,
-                            progress.wrap(fileio.read_chunks(path),
-                                          copying=True),
-                            size=size, store_id=self.store_id)
+        chunks = progress.wrap(fileio.read_chunks(path), copying=True)
+        if verifier is not None:
+            chunks = verifier.wrap(chunks)
+        stored = backends.add(conf, self.image_id, chunks, size=size,
+                              store_id=self.store_id)
+        if verifier is not None:
+            try:
+                verifier.verify()
+            except exception.SignatureVerificationFailed:
+                backends.delete({'url': stored.url,
+                                 'metadata': stored.metadata})
+                raise
+        return stored
 
     def _is_file_store(self, conf):
         if conf.enabled_backends:
