@@ -137,6 +137,15 @@ default_opts = [
                help='Tags per image; negative means unlimited.'),
     cfg.IntOpt('image_location_quota', default=10,
                help='Locations per image; negative means unlimited.'),
+    cfg.BoolOpt('do_secure_hash', default=True,
+                help='Compute the checksum and os_hash_value of data '
+                     'registered through POST /v2/images/{id}/locations, '
+                     'reading it from its store in the background. When '
+                     'off, the hashes given as validation_data are '
+                     'recorded as they are.'),
+    cfg.IntOpt('http_retries', default=3,
+               help='Attempts at reading a registered location to hash '
+                    'it, when reading fails.'),
     cfg.BoolOpt('allow_anonymous_access', default=False,
                 help='With the keystone flavor, serve unauthenticated '
                      'requests with a read-only anonymous context instead '

@@ -3,12 +3,14 @@ them. Pure Python, beside the image state machine in glance_import.images."""
 
 from glance_import import exception
 
-# Task types. Only the two import types are run by the importer.
+# Task types, all run by the importer.
 IMPORT = 'api_image_import'          # POST /v2/images/{id}/import
 LEGACY_IMPORT = 'import'             # POST /v2/tasks (deprecated API)
-LOCATION_IMPORT = 'location_import'  # shown by Glance, never created here
+LOCATION_IMPORT = 'location_import'  # POST /v2/images/{id}/locations
 TYPES = (LEGACY_IMPORT, IMPORT, LOCATION_IMPORT)
-RUNNABLE_TYPES = (IMPORT, LEGACY_IMPORT)
+RUNNABLE_TYPES = (IMPORT, LEGACY_IMPORT, LOCATION_IMPORT)
+# Tasks run as a saved taskflow flow, which a crash may resume.
+FLOW_TYPES = (IMPORT, LOCATION_IMPORT)
 
 PENDING = 'pending'
 PROCESSING = 'processing'

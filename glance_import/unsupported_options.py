@@ -12,7 +12,6 @@ import os
 
 from oslo_config import cfg
 
-_LOCATIONS = 'the locations API and its hashing of location data'
 _NOTIFICATIONS = 'notifications'
 _LIMITS = 'Keystone unified limits'
 _PROTECTIONS = 'property protections'
@@ -20,8 +19,6 @@ _SCRUBBER = 'delayed delete and the scrubber'
 
 # Glance 33's options (group, name) whose feature this service lacks.
 UNSUPPORTED_OPTIONS = {
-    ('DEFAULT', 'do_secure_hash'): _LOCATIONS,
-    ('DEFAULT', 'http_retries'): _LOCATIONS,
     ('DEFAULT', 'default_publisher_id'): _NOTIFICATIONS,
     ('DEFAULT', 'disabled_notifications'): _NOTIFICATIONS,
     ('DEFAULT', 'use_keystone_limits'): _LIMITS,

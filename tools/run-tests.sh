@@ -63,7 +63,8 @@ run_pytest() {
 # test shares one PostgreSQL database between API nodes).
 IDENTITY_TESTS="test_keystone_auth.py test_policy_matrix.py
     test_openstackclient.py test_deploy_uwsgi.py test_deploy_apache.py"
-STORAGE_TESTS="test_storage_backends.py test_cache_storage.py"
+STORAGE_TESTS="test_storage_backends.py test_cache_storage.py
+    test_location_storage.py"
 ignore() {
     local name
     for name in "$@"; do

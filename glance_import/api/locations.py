@@ -1,16 +1,21 @@
-"""Image locations changed through PATCH: adding, replacing and removing
-them, with the checks on their URLs, indexes, quota and validation data.
+"""Image locations changed through PATCH (add at an index, replace the
+whole list, remove at an index), with Glance's checks and messages.
 
 Which image statuses allow each change is the domain's rule
-(``images.check_location_change``).
+(``images.check_location_change``); whether a URL is acceptable is the
+store layer's (``store.external``).
 """
+
+import hashlib
 
 from glance_import import exception
 from glance_import import images as image_domain
 from glance_import import policy
 from glance_import.api import util
 from glance_import.db import images as db_images
+from glance_import.importer import uri_filter
 from glance_import.store import backends
+from glance_import.store import external
 
 _LOCATION_VERBS = {'add': 'add', 'replace': 'update', 'remove': 'remove'}
 
@@ -24,75 +29,138 @@ def check_editable(op, conf):
             % _LOCATION_VERBS[op])
 
 
-def _check_url(url, metadata, conf):
-    """400 unless a configured store understands *url*."""
-    from glance_store import location as store_location
+def check_new_location(conf, url, metadata, *, context=None):
+    """``(metadata, size)`` of a location a client adds, or 400.
+
+    HTTP(S) URLs pass web-download's host filter first, so that adding a
+    location never makes the service connect where an import may not.
+    """
+    if external.scheme(url) in ('http', 'https'):
+        try:
+            uri_filter.check_uri(conf, url, purpose='add location')
+        except uri_filter.FilterError:
+            raise external.InvalidLocation()
+    return external.check(conf, url, metadata, context=context)
+
+
+def _check_hex_digest(name, value, algo, status):
+    error = exception.Conflict if status == 409 else exception.BadRequest
     try:
-        if backends.is_multi_store(conf) and metadata.get('store'):
-            store_location.get_location_from_uri_and_backend(
-                url, metadata['store'], conf=conf)
-        else:
-            store_location.get_location_from_uri(url, conf=conf)
-    except Exception:
-        raise exception.BadRequest('Invalid location: %s' % url)
+        digest = bytes.fromhex(value)
+    except (ValueError, TypeError):
+        raise error('%s (%s) is not a valid hexadecimal value'
+                    % (name, value))
+    want = hashlib.new(algo).digest_size
+    if len(digest) != want:
+        raise error('%s (%s) is not the correct size for %s (should be %d '
+                    'bytes)' % (name, value, algo, want))
 
 
-def _location_index(image, segment, *, allow_end):
-    if segment == '-' and allow_end:
-        return len(image.locations)
+def validation_values(image, new_locations, conf):
+    """The image columns the locations' validation data sets (409s).
+
+    Values equal to the image's are fine; different ones are refused
+    once the image has them, and new ones only land on a queued image.
+    """
+    given = {}
+    for loc in new_locations:
+        for key, value in (loc.get('validation_data') or {}).items():
+            if given.get(key, value) != value:
+                raise exception.Conflict('Conflicting values for %s' % key)
+            given[key] = value
+    new = {}
+    for key, value in given.items():
+        current = getattr(image, key)
+        if value == current:
+            continue
+        if current:
+            raise exception.Conflict(
+                '%s is already set with a different value' % key)
+        new[key] = value
+    if not new:
+        return {}
+    if image.status != image_domain.QUEUED:
+        raise exception.Conflict(
+            "New value(s) for %s may only be provided when image status is "
+            "'queued'" % ', '.join(new))
+    if 'checksum' in new:
+        _check_hex_digest('checksum', new['checksum'], 'md5', 409)
+    algo = new.get('os_hash_algo')
+    if algo != conf.hashing_algorithm:
+        raise exception.Conflict('os_hash_algo must be %s, not %s'
+                                 % (conf.hashing_algorithm, algo))
+    _check_hex_digest('os_hash_value', new.get('os_hash_value'), algo, 409)
+    return new
+
+
+def _position(segment, count, *, adding):
+    """The list index a PATCH path names, or None if it names none.
+
+    Adding takes any index (past the end appends) or ``-``; removing an
+    existing index or ``-`` (the last).
+    """
+    if segment == '-':
+        return count if adding else count - 1
     if not (segment.isascii() and segment.isdigit()):
-        raise exception.BadRequest('Invalid location index: %s' % segment)
+        return None
     index = int(segment)
-    if index > len(image.locations) or (
-            index == len(image.locations) and not allow_end):
-        raise exception.BadRequest('Invalid location index: %s' % segment)
-    return index
+    if adding:
+        return min(index, count)
+    return index if index < count else None
 
 
-def _add_locations(ctx, image, new_locations, conf):
-    """Append locations; a queued image becomes active with them."""
-    policy.authorize_image(ctx, policy.SET_IMAGE_LOCATION, image)
-    image_domain.check_location_change(image, 'add')
+def _plain(locations):
+    return [{'url': loc['url'], 'metadata': dict(loc['metadata'])}
+            for loc in locations]
+
+
+def _check_duplicates(existing, new_locations):
+    seen = {loc['url'] for loc in existing}
+    for loc in new_locations:
+        if loc['url'] in seen:
+            raise exception.BadRequest('The location %s already exists'
+                                       % loc['url'])
+        seen.add(loc['url'])
+
+
+def _check_quota(count, conf):
     quota = conf.image_location_quota
-    if 0 <= quota < len(image.locations) + len(new_locations):
+    if 0 <= quota < count:
         raise exception.QuotaExceeded(resource='image locations',
                                       limit=quota)
-    known = {loc['url'] for loc in image.locations}
-    for loc in new_locations:
-        if loc['url'] in known:
-            raise exception.BadRequest('Duplicate location: %s'
-                                       % loc['url'])
-        known.add(loc['url'])
-        _check_url(loc['url'], loc['metadata'], conf)
-    for loc in new_locations:
-        values, from_status = None, None
-        if image_domain.location_activates(image):
-            image_domain.check_transition(image, image_domain.ACTIVE)
-            values = dict(loc.get('validation_data') or {})
-            values['status'] = image_domain.ACTIVE
-            from_status = image_domain.QUEUED
-        elif loc.get('validation_data'):
-            for key, expected in loc['validation_data'].items():
-                if getattr(image, key) != expected:
-                    raise exception.Conflict(
-                        'Image %s does not match the validation data.'
-                        % key)
-        db_images.image_add_location(ctx, image.id, loc['url'],
-                                     loc['metadata'], values=values,
-                                     from_status=from_status)
-        image = util.load_image(ctx, image.id, (), from_path=False,
-                                check_visible=False)
-    return image
+
+
+def _save(ctx, image, new_list, vals, size):
+    """Write the new list; a queued image becomes active with it."""
+    values, from_status = {}, None
+    if image.size is None and size:
+        values['size'] = size
+    if image_domain.location_activates(image) and new_list:
+        image_domain.check_transition(image, image_domain.ACTIVE)
+        values.update(vals)
+        values['status'] = image_domain.ACTIVE
+        from_status = image_domain.QUEUED
+    db_images.image_set_locations(ctx, image.id, new_list,
+                                  values=values or None,
+                                  from_status=from_status)
+    return util.load_image(ctx, image.id, (), from_path=False,
+                           check_visible=False)
 
 
 def _add(ctx, image, path, value, conf):
-    # Locations are kept in the order they were added; only appending
-    # is supported, not inserting in the middle.
-    index = _location_index(image, path[1], allow_end=True)
-    if index != len(image.locations):
-        raise exception.BadRequest(
-            'Locations can only be appended (path /locations/-).')
-    return _add_locations(ctx, image, [value], conf)
+    policy.authorize_image(ctx, policy.SET_IMAGE_LOCATION, image)
+    image_domain.check_location_change(image, 'add')
+    vals = validation_values(image, [value], conf)
+    index = _position(path[1], len(image.locations), adding=True)
+    if index is None:
+        raise exception.BadRequest('Invalid position for adding a location.')
+    metadata, size = check_new_location(conf, value['url'],
+                                        value['metadata'], context=ctx)
+    _check_duplicates(image.locations, [value])
+    _check_quota(len(image.locations) + 1, conf)
+    new_list = _plain(image.locations)
+    new_list.insert(index, {'url': value['url'], 'metadata': metadata})
+    return _save(ctx, image, new_list, vals, size)
 
 
 def _replace(ctx, image, path, value, conf):
@@ -102,23 +170,45 @@ def _replace(ctx, image, path, value, conf):
         if image.locations:
             raise exception.Forbidden('Cannot set locations to empty list.')
         return image
-    if image.locations:
+    vals = validation_values(image, value, conf)
+    same_urls = (sorted(loc['url'] for loc in value)
+                 == sorted(loc['url'] for loc in image.locations))
+    if image.locations and not same_urls:
         raise exception.BadRequest(
-            'Cannot replace locations from a non-empty list to a '
-            'non-empty list.')
-    return _add_locations(ctx, image, value, conf)
+            'Original locations is not empty: %s'
+            % _plain(image.locations))
+    _check_duplicates([], value)
+    _check_quota(len(value), conf)
+    new_list, size = [], None
+    for loc in value:
+        metadata = dict(loc['metadata'])
+        if same_urls:
+            # Only the metadata (or the order) changes: the URLs were
+            # checked when they were added.
+            store_id = external.store_for_url(conf, loc['url'])
+            if store_id and not metadata.get('store'):
+                metadata['store'] = store_id
+        else:
+            metadata, found = check_new_location(conf, loc['url'], metadata,
+                                                 context=ctx)
+            size = size or found
+        new_list.append({'url': loc['url'], 'metadata': metadata})
+    return _save(ctx, image, new_list, vals, size)
 
 
 def _remove(ctx, image, path, value, conf):
     policy.authorize_image(ctx, policy.DELETE_IMAGE_LOCATION, image)
     image_domain.check_location_change(image, 'remove')
-    index = _location_index(image, path[1], allow_end=False)
     if len(image.locations) == 1:
         raise exception.Forbidden('Cannot remove last location in the '
                                   'image.')
+    index = _position(path[1], len(image.locations), adding=False)
+    if index is None:
+        raise exception.BadRequest(
+            'Invalid position for removing a location.')
     location = image.locations[index]
     db_images.image_remove_location(ctx, image.id, location['id'])
-    backends.delete_all([location])
+    backends.delete_all([location], context=ctx)
     return util.load_image(ctx, image.id, (), from_path=False,
                            check_visible=False)
 

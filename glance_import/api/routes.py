@@ -11,6 +11,7 @@ import webob.dec
 from glance_import import exception
 from glance_import.api import cache
 from glance_import.api import image_data
+from glance_import.api import image_locations
 from glance_import.api import images
 from glance_import.api import imports
 from glance_import.api import members
@@ -39,6 +40,10 @@ ROUTES = {
     '/v2/images/{image_id}/file': {
         'GET': image_data.download_image_data,
         'PUT': image_data.upload_image_data,
+    },
+    '/v2/images/{image_id}/locations': {
+        'GET': image_locations.get_locations,
+        'POST': image_locations.add_location,
     },
     '/v2/images/{image_id}/stage': {'PUT': image_data.stage_image_data},
     '/v2/images/{image_id}/import': {'POST': imports.import_image},

@@ -14,13 +14,13 @@ CONF = cfg.CONF
 # this service implements. Every version after 2.5 presupposes the import
 # API (2.6), so all need enable_image_import. Always: 2.7 hidden images,
 # 2.9 import to several stores, 2.15 store details (a 404 without
-# enabled_backends, as in Glance). With enabled_backends: 2.8 stores,
-# 2.10 delete from a store, 2.11, 2.12 the tasks of an image. With
-# image_cache_dir: 2.14, 2.16 and 2.18, the cache API (/v2/cache, clean
-# and prune). Not listed, as not implemented yet: 2.13 (usage) and 2.17
-# (locations API), which Glance lists.
+# enabled_backends, as in Glance), 2.17 the locations API. With
+# enabled_backends: 2.8 stores, 2.10 delete from a store, 2.11, 2.12 the
+# tasks of an image. With image_cache_dir: 2.14, 2.16 and 2.18, the cache
+# API (/v2/cache, clean and prune). Not listed, as not implemented yet:
+# 2.13 (usage), which Glance lists.
 BASE_MINORS = (0, 1, 2, 3, 4, 5)
-IMPORT_MINORS = (6, 7, 9, 15)
+IMPORT_MINORS = (6, 7, 9, 15, 17)
 MULTI_STORE_MINORS = (8, 10, 11, 12)
 CACHE_MINORS = (14, 16, 18)
 

@@ -337,6 +337,34 @@ def image_add_location(ctx, image_id, url, metadata, *, values=None,
 
 
 @engine.retry_on_deadlock
+def image_set_locations(ctx, image_id, locations, *, values=None,
+                        from_status=None):
+    """Make *locations* (dicts with url and metadata) the image's list, in
+    that order; optionally update image columns in the same CAS.
+
+    Locations are read back in id order, so the rows are written anew in
+    the order given: an insert in the middle or a reordering survives.
+    """
+    now = models.utcnow()
+    with engine.writer(ctx) as session:
+        if values or from_status:
+            _compare_and_swap(session, image_id,
+                              dict(values or {}, updated_at=now),
+                              from_status)
+        else:
+            # Serialise with other location changes of this image.
+            _compare_and_swap(session, image_id, {'updated_at': now}, None)
+        session.execute(sa.delete(models.ImageLocation).where(
+            models.ImageLocation.image_id == image_id))
+        for loc in locations:
+            session.add(models.ImageLocation(
+                image_id=image_id, value=loc['url'],
+                meta_data=loc.get('metadata') or {}, status='active',
+                created_at=now, updated_at=now))
+        session.flush()
+
+
+@engine.retry_on_deadlock
 def image_remove_location(ctx, image_id, location_id):
     with engine.writer(ctx) as session:
         session.execute(sa.delete(models.ImageLocation).where(

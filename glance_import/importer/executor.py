@@ -52,7 +52,7 @@ def submit(conf, task: dict, credentials: dict | None = None) -> None:
     if credentials:
         credentials = {'project_id': task['owner'], **credentials}
     args = None
-    if task['type'] == tasks.IMPORT:
+    if task['type'] in tasks.FLOW_TYPES:
         args = flows.flow_args_from_task(task, conf)
     try:
         # The one dispatch point: saved flow, then jobboard or this pool.
@@ -98,7 +98,7 @@ def run_task(conf, task_id: str, args: dict | None,
         if legacy:
             args = _prepare_legacy_import(conf, context.admin_context(),
                                           task)
-        elif task['type'] != tasks.IMPORT:
+        elif task['type'] not in tasks.FLOW_TYPES:
             raise exception.ImportTaskError(
                 reason='Tasks of type %s cannot be run' % task['type'])
         lifecycle.run_flow(conf, args, credentials)

@@ -15,10 +15,14 @@ the plugins so it sees exactly the bytes the stores will get):
 
 from taskflow.patterns import linear_flow
 
+from glance_import import tasks
+from glance_import.importer import location_steps
 from glance_import.importer import plugins
 from glance_import.importer import steps
 
 METHODS = ('glance-direct', 'web-download', 'copy-image', 'glance-download')
+# The flow of a location_import task: not an import method clients name.
+LOCATION_IMPORT = 'location-import'
 
 
 def set_active_flags(stores, method, all_stores_must_succeed):
@@ -37,12 +41,17 @@ def set_active_flags(stores, method, all_stores_must_succeed):
 
 def get_flow(*, image_id: str, task_id: str, method: str, stores: list,
              all_stores_must_succeed: bool = True, uri: str | None = None,
-             remote: dict | None = None, plugin_names=()) -> linear_flow.Flow:
+             remote: dict | None = None, plugin_names=(),
+             location: dict | None = None) -> linear_flow.Flow:
     """The flow importing *image_id* for task *task_id* with *method*.
 
     *stores* is the list of target store ids ([None] in single-store);
-    *remote* holds glance-download's image_id/region/interface.
+    *remote* holds glance-download's image_id/region/interface;
+    *location* the url, validation_data and secure_hash of a
+    location_import.
     """
+    if method == LOCATION_IMPORT:
+        return location_flow(image_id, task_id, **location)
     if method not in METHODS:
         raise ValueError('Unknown import method %r' % method)
     flow = linear_flow.Flow('import-%s-%s' % (method, image_id))
@@ -76,8 +85,54 @@ def get_flow(*, image_id: str, task_id: str, method: str, stores: list,
     return flow
 
 
+def location_flow(image_id, task_id, *, url, validation_data, secure_hash,
+                  algo):
+    """Record *url* on a queued image and make it active (Glance's order).
+
+    With validation data the image is ``importing`` until the data's hash
+    matches it; without, it is active at once and hashed afterwards, out
+    of the lock. Without *secure_hash* nothing is read: the validation
+    data, if any, is recorded as given.
+    """
+    flow = linear_flow.Flow('location-import-%s' % image_id)
+    flow.add(steps.ImportLock(image_id, task_id, LOCATION_IMPORT, []))
+    verify = bool(secure_hash and validation_data)
+    flow.add(location_steps.AddLocation(image_id, task_id, url, verify))
+    if verify:
+        flow.add(location_steps.HashLocationData(image_id, task_id, algo,
+                                                 expected=validation_data))
+    values = validation_data if not secure_hash else None
+    flow.add(location_steps.SetActive(image_id, task_id, values))
+    flow.add(steps.Complete(image_id, task_id, LOCATION_IMPORT))
+    if secure_hash and not validation_data:
+        flow.add(location_steps.HashLocationData(image_id, task_id, algo))
+    return flow
+
+
+def _location_args(task: dict, conf) -> dict:
+    task_input = task['input'] or {}
+    validation = dict(task_input.get('validation_data') or {})
+    return {
+        'image_id': task_input.get('image_id') or task['image_id'],
+        'task_id': task['id'],
+        'method': LOCATION_IMPORT,
+        'stores': [],
+        'location': {
+            'url': task_input.get('loc_url'),
+            'validation_data': validation,
+            # Decided once, when the task starts: a resumed flow keeps
+            # its shape whatever the configuration says by then.
+            'secure_hash': bool(conf.do_secure_hash),
+            'algo': validation.get('os_hash_algo') or conf.hashing_algorithm,
+        },
+    }
+
+
 def flow_args_from_task(task: dict, conf) -> dict:
-    """get_flow's arguments from an api_image_import task row."""
+    """get_flow's arguments from an api_image_import or location_import
+    task row."""
+    if task.get('type') == tasks.LOCATION_IMPORT:
+        return _location_args(task, conf)
     task_input = task['input'] or {}
     body = task_input.get('import_req') or {}
     method = body.get('method') or {}

@@ -131,3 +131,41 @@ def _begin(ctx, conf, image, req, stores, task_id, stale_task_id,
                            set_properties=set_props,
                            remove_properties=remove_props)
     return task
+
+
+def begin_location_import(ctx, conf, image, url, validation_data, *,
+                          stale_task_id=None):
+    """Create the location_import task of POST /v2/images/{id}/locations
+    and take the image's lock for it; one commit. Returns the task dict.
+
+    The image stays queued: the task's flow records the location and
+    makes the image active.
+    """
+    if stale_task_id is not None:
+        _fail_stale_task(ctx, stale_task_id, conf)
+    return _begin_location_import(ctx, image, url, validation_data,
+                                  str(uuid.uuid4()), stale_task_id)
+
+
+@db_engine.in_transaction
+def _begin_location_import(ctx, image, url, validation_data, task_id,
+                           stale_task_id):
+    db_images.image_lock_row(ctx, image.id)
+    current = db_images.image_get(ctx, image.id, check_visible=False)
+    if current.import_lock not in (None, stale_task_id):
+        raise exception.Conflict(
+            "New operation on image '%s' is not permitted as prior "
+            "operation is still in progress" % image.id)
+    if current.status != images.QUEUED:
+        raise exception.Conflict(
+            "It's not allowed to add locations if image status is %s."
+            % current.status)
+    task = db_tasks.task_create(ctx, {
+        'id': task_id, 'type': tasks.LOCATION_IMPORT, 'owner': ctx.owner,
+        'image_id': image.id, 'user_id': ctx.user_id,
+        'request_id': ctx.request_id,
+        'input': {'image_id': image.id, 'loc_url': url,
+                  'validation_data': validation_data or {}}})
+    db_locks.acquire_import_lock(ctx, image.id, task_id,
+                                 stale_task_id=stale_task_id)
+    return task

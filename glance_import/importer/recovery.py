@@ -35,6 +35,7 @@ from glance_import.db import images as db_images
 from glance_import.db import models
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import executor
+from glance_import.importer import flows
 from glance_import.importer import lifecycle
 from glance_import.importer import persistence
 from glance_import.importer import steps
@@ -74,7 +75,7 @@ def decide(task: dict, owner: dict | None, *, me: dict,
             return Action.SKIP
     if task['status'] == tasks.PENDING:
         return Action.START
-    if task['type'] != tasks.IMPORT:
+    if task['type'] not in tasks.FLOW_TYPES:
         # Legacy tasks build their image at start; they cannot resume.
         return Action.REVERT
     if resume or not has_state:
@@ -126,7 +127,7 @@ def revert(conf, task: dict) -> None:
     """Undo an interrupted import without running it; fail the task."""
     task_id, image_id = task['id'], task['image_id']
     try:
-        if task['type'] == tasks.IMPORT:
+        if task['type'] in tasks.FLOW_TYPES:
             args = lifecycle.flow_args(conf, task)
         else:
             args = {'image_id': image_id, 'method': 'web-download',
@@ -160,6 +161,8 @@ def _restore_image(conf, task_id, args):
         added = []      # a store finished: the image is usable, keep it
     for loc in added:
         db_images.image_remove_location(ctx, image_id, loc['id'])
+        if method == flows.LOCATION_IMPORT:
+            continue    # registered data lives on: not ours to delete
         try:
             backends.delete(loc)
         except exception.GlanceImportError as e:

@@ -113,7 +113,7 @@ def address_refused(address):
             or ip.is_multicast or ip.is_reserved)
 
 
-def check_uri(conf, uri):
+def check_uri(conf, uri, purpose='web-download'):
     """Return a Target for *uri*, or raise FilterError.
 
     The message starts as Glance's and then names the rule that refused
@@ -122,8 +122,8 @@ def check_uri(conf, uri):
     def refuse(reason):
         LOG.info('URI %r refused: %s', uri, reason)
         raise FilterError(
-            'URI for web-download does not pass filtering: %s (%s)'
-            % (uri, reason))
+            'URI for %s does not pass filtering: %s (%s)'
+            % (purpose, uri, reason))
 
     opts = conf.import_filtering_opts
     if not isinstance(uri, str) or not uri:

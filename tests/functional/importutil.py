@@ -117,6 +117,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_HEAD(self):
+        # glance_store's http store asks for the size of a location.
+        path = self.path.split('?', 1)[0]
+        data = self.server.routes.get(path)
+        self.send_response(200 if data is not None else 404)
+        self.send_header('Content-Length', str(len(data or b'')))
+        self.end_headers()
+
     def do_GET(self):
         routes = self.server.routes
         path = self.path.split('?', 1)[0]
@@ -133,6 +141,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         data = routes[path]
         self.server.hits.append(path)
+        if path in self.server.broken:
+            self.send_response(500)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
         if path in self.server.delays:
             self.server.delays[path].wait(30)
         self.send_response(200)
@@ -151,10 +164,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def http_source(files=None, redirects=None, chunked=(), held=()):
+def http_source(files=None, redirects=None, chunked=(), held=(),
+                broken=()):
     """A local HTTP server in a thread serving *files* {path: bytes}.
 
-    Requests for *held* paths wait until ``server.release(path)``.
+    Requests for *held* paths wait until ``server.release(path)``; GET
+    requests for *broken* paths fail with 500 (HEAD still answers).
     """
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
     server.delays = {p: threading.Event() for p in held}
@@ -162,6 +177,7 @@ def http_source(files=None, redirects=None, chunked=(), held=()):
     server.routes = dict(files or {})
     server.redirects = dict(redirects or {})
     server.chunked = set(chunked)
+    server.broken = set(broken)
     server.hits = []
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -176,3 +192,15 @@ def http_source(files=None, redirects=None, chunked=(), held=()):
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def location_overrides(server, **extra):
+    """Service options for images pointing at *server* through the http
+    store: locations shown and changeable, the server's port allowed."""
+    values = {'show_multiple_locations': True,
+              'show_image_direct_url': True,
+              'glance_store.stores': ['file', 'http'],
+              'import_filtering_opts.allowed_hosts': ['127.0.0.1'],
+              'import_filtering_opts.allowed_ports': [server.port]}
+    values.update(extra)
+    return values

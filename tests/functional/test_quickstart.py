@@ -35,7 +35,7 @@ def test_shipped_config_serves_import(tmp_path):
         client = fixtures.Client(url)
         versions = client.get('/versions').json()['versions']
         assert versions[0] == {
-            'id': 'v2.15', 'status': 'CURRENT',
+            'id': 'v2.17', 'status': 'CURRENT',
             'links': [{'rel': 'self', 'href': url + '/v2/'}]}
 
         resp = client.post('/v2/images', json={

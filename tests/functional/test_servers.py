@@ -196,7 +196,7 @@ def test_uwsgi_serves_versions_and_images(uwsgi_service):
     client = fixtures.Client(url)
     resp = client.get('/versions')
     assert resp.status_code == 200
-    assert resp.json()['versions'][0]['id'] == 'v2.15'
+    assert resp.json()['versions'][0]['id'] == 'v2.17'
     assert len(_children(proc.pid)) == 2
 
     name = 'uwsgi-%s' % uuid.uuid4().hex

@@ -22,10 +22,11 @@ def test_versions_with_import_enabled(service_factory):
     assert resp.status_code == 200
     assert resp.headers['Content-Type'] == 'application/json'
     ids = _ids(resp)
-    # Glance 33's single-store list, less what is not built yet.
-    assert ids[0] == ('v2.15', 'CURRENT')
+    # Glance 33's single-store list, newest first: 2.17 is the locations
+    # API, CURRENT as in Glance.
+    assert ids[0] == ('v2.17', 'CURRENT')
     assert ids[1:] == [('v2.%d' % m, 'SUPPORTED')
-                       for m in (9, 7, 6, 5, 4, 3, 2, 1, 0)]
+                       for m in (15, 9, 7, 6, 5, 4, 3, 2, 1, 0)]
     for version in resp.json()['versions']:
         assert set(version) == {'id', 'status', 'links'}
         assert version['links'] == [
@@ -60,7 +61,7 @@ def test_multi_store_versions(service_factory, tmp_path):
         'slow.filesystem_store_datadir': str(tmp_path / 'slow')})
     ids = [i for i, _ in _ids(fixtures.Client(svc.url).get('/versions'))]
     assert ids == ['v2.%d' % m for m in
-                   (15, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)]
+                   (17, 15, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)]
 
 
 def test_cache_versions(service_factory, tmp_path):
@@ -71,8 +72,8 @@ def test_cache_versions(service_factory, tmp_path):
     ids = _ids(client.get('/versions'))
     assert ids[0] == ('v2.18', 'CURRENT')
     assert [i for i, _ in ids] == ['v2.%d' % m for m in
-                                   (18, 16, 15, 14, 9, 7, 6, 5, 4, 3, 2, 1,
-                                    0)]
+                                   (18, 17, 16, 15, 14, 9, 7, 6, 5, 4, 3, 2,
+                                    1, 0)]
     for prefix in ('/v2.14', '/v2.16', '/v2.18'):
         assert client.get(prefix + '/schemas/image').status_code == 200
 
@@ -86,8 +87,8 @@ def test_cache_versions_with_multi_store(service_factory, tmp_path):
         'slow.filesystem_store_datadir': str(tmp_path / 'slow')})
     ids = [i for i, _ in _ids(fixtures.Client(svc.url).get('/versions'))]
     assert ids == ['v2.%d' % m for m in
-                   (18, 16, 15, 14, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1,
-                    0)]
+                   (18, 17, 16, 15, 14, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
+                    1, 0)]
 
 
 def test_cache_versions_need_the_import_api(service_factory, tmp_path):
@@ -101,7 +102,7 @@ def test_cache_versions_need_the_import_api(service_factory, tmp_path):
 def test_root_is_multiple_choices(client, service):
     resp = client.get('/')
     assert resp.status_code == 300
-    assert _ids(resp)[0][0] == 'v2.15'
+    assert _ids(resp)[0][0] == 'v2.17'
 
 
 @pytest.mark.parametrize('path', ['/v1/images', '/v3', '/foo', '/v2.99/x'])
