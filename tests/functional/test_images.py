@@ -8,6 +8,7 @@ import pytest
 
 from tests import fixtures
 from tests.functional import imageutil
+from tests.functional import importutil
 from tests.functional.imageutil import create
 from tests.functional.imageutil import message
 
@@ -325,6 +326,13 @@ def test_single_store_has_no_stores_field(client):
                                                     (100, True)])
 def test_direct_url_prefers_the_heaviest_store(service_factory, tmp_path,
                                                web_weight, expect_web):
+    with importutil.http_source({'/weights': b'weights'}) as source:
+        _direct_url_prefers_the_heaviest_store(
+            service_factory, tmp_path, web_weight, expect_web, source)
+
+
+def _direct_url_prefers_the_heaviest_store(service_factory, tmp_path,
+                                           web_weight, expect_web, source):
     svc = service_factory({
         'enabled_backends': 'fast:file,web:http',
         'glance_store.default_backend': 'fast',
@@ -332,11 +340,13 @@ def test_direct_url_prefers_the_heaviest_store(service_factory, tmp_path,
         'web.weight': web_weight,
         'show_image_direct_url': True,
         'show_multiple_locations': True,
+        'import_filtering_opts.allowed_hosts': ['127.0.0.1'],
+        'import_filtering_opts.allowed_ports': [source.port],
     })
     client = fixtures.Client(svc.url)
     image = imageutil.active_image(client, data=b'weights')
     assert image['direct_url'].startswith('file://')
-    web_url = 'http://127.0.0.1:9/weights'
+    web_url = source.url + '/weights'
     resp = imageutil.patch(client, image['id'], [
         {'op': 'add', 'path': '/locations/-',
          'value': {'url': web_url, 'metadata': {'store': 'web'}}}])

@@ -124,6 +124,15 @@ ROWS = [
     row('POST', IMAGE + '/import', expect(202, 403, 403, 404),
         setup='active', variant='copy-image', request=_import('copy-image')),
     row('GET', IMAGE + '/tasks', READ_IMAGE, setup='imported'),
+    # Listing locations is the service's (or an admin's). Registering
+    # one passes the policy for admins and members, but without the
+    # service role only web URLs may be registered, and this site has no
+    # http store: 403, as in Glance.
+    row('GET', IMAGE + '/locations', expect(200, 403, 403, 404),
+        setup='queued'),
+    row('POST', IMAGE + '/locations', expect(403, 403, 403, 404),
+        setup='queued',
+        request=lambda w, c: {'json': {'url': w.source_url}}),
     row('PUT', IMAGE + '/tags/{tag}', WRITE_IMAGE, setup='queued'),
     row('DELETE', IMAGE + '/tags/{tag}', WRITE_IMAGE, setup='tagged'),
     row('POST', IMAGE + '/actions/deactivate', WRITE_IMAGE,
