@@ -161,6 +161,46 @@ default_opts = [
                     'larger one is answered with 431, or 414 when the '
                     'request line alone is too long. Keep it at least '
                     'max_header_line.'),
+    cfg.IntOpt('request_header_timeout', default=20, min=1,
+               help='Seconds a client of ``glance-import-api`` has to send '
+                    'a whole request head, extended by one second per '
+                    'request_min_rate bytes received, up to '
+                    'request_header_max_timeout; a late client gets 408. '
+                    'Until its head is complete a connection holds no '
+                    'request thread (Apache: RequestReadTimeout '
+                    'header=20-40,MinRate=500).'),
+    cfg.IntOpt('request_header_max_timeout', default=40, min=1,
+               help='Longest time a request head may take, however fast '
+                    'it arrives.'),
+    cfg.IntOpt('request_body_timeout', default=20, min=1,
+               help='Seconds a request body may take before it must keep '
+                    'up request_min_rate: a body gets this plus one second '
+                    'per request_min_rate bytes read, so a slow but steady '
+                    'upload goes on and a trickle is cut.'),
+    cfg.IntOpt('request_min_rate', default=500, min=1,
+               help='Bytes per second a request head or body must average '
+                    'once its first timeout has passed.'),
+    cfg.IntOpt('client_socket_timeout', default=300, min=1,
+               help='Seconds ``glance-import-api`` waits on a silent '
+                    'client: the longest pause within a request body, and '
+                    'how long an idle kept-alive connection stays open.'),
+    cfg.IntOpt('max_server_threads', default=512, min=1,
+               help='Most request threads per API server process. The '
+                    'pool starts at server_threads and grows with the '
+                    'requests in flight (slow uploads and downloads each '
+                    'hold one), so slow clients do not take the threads '
+                    'others need.'),
+    cfg.IntOpt('max_client_connections', default=4096, min=0,
+               help='Most open client connections per API server process '
+                    '(idle and waiting ones included); past it a new '
+                    'connection gets 503. 0: no limit (the open files '
+                    'limit remains).'),
+    cfg.IntOpt('max_client_connections_per_address', default=0, min=0,
+               help='Most open connections from one client address per '
+                    'API server process, so that one client cannot take '
+                    'them all; past it a new connection gets 503. 0: no '
+                    'limit, right behind a load balancer or proxy, whose '
+                    'address every connection carries.'),
     cfg.IntOpt('max_request_id_length', default=64, min=0,
                help='Longest X-Openstack-Request-ID accepted from a '
                     'client.'),

@@ -9,6 +9,7 @@ the parent only restarts children that die and forwards SIGTERM.
 
 import logging as std_logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -23,6 +24,7 @@ from glance_import import exception
 from glance_import import startup
 from glance_import.api import app
 from glance_import.cmd import common
+from glance_import.cmd import connection_gate
 from glance_import.cmd import file_sender
 from glance_import.cmd import strict_http
 from glance_import.db import engine as db_engine
@@ -69,6 +71,18 @@ class Gateway(wsgi.Gateway_10):
         return env
 
     def respond(self):
+        bodies = self.req.server.bodies
+        if bodies is not None and (self.req.chunked_read or int(
+                self.env.get('CONTENT_LENGTH') or 0)):
+            bodies.start(self.req.conn)
+            try:
+                self._respond()
+            finally:
+                bodies.stop(self.req.conn)
+        else:
+            self._respond()
+
+    def _respond(self):
         response = self.req.server.wsgi_app(self.env, self.start_response)
         try:
             if isinstance(response, FileWrapper) and self._sendfile(
@@ -107,17 +121,29 @@ class Gateway(wsgi.Gateway_10):
 class Server(wsgi.Server):
     """cheroot's server, accepting from a socket bound beforehand.
 
-    Requests are read strictly (strict_http): bounded heads, one framing.
+    Requests are read strictly (strict_http): bounded heads, one framing;
+    connections reach a request thread only with a whole head
+    (connection_gate).
     """
 
     ConnectionClass = strict_http.Connection
     max_header_line = 16384
     max_request_header_size = 65536
 
-    def __init__(self, listen_socket, *args, **kwargs):
+    def __init__(self, listen_socket, *args, gate_limits=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.listen_socket = listen_socket
         self.gateway = Gateway
+        self.gate_limits = gate_limits
+        self.bodies = None
+
+    def prepare(self):
+        super().prepare()
+        if self.gate_limits is not None:
+            # cheroot's manager only registered the listening socket.
+            self._connections.close()
+            self._connections = connection_gate.GatedConnectionManager(
+                self, self.gate_limits, self.bodies)
 
     def bind(self, family, type, proto=0):
         self.socket = self.listen_socket
@@ -140,11 +166,15 @@ def listen(conf) -> socket.socket:
 def make_server(conf, application, listen_socket):
     server = Server(listen_socket, listen_socket.getsockname()[:2],
                     application, numthreads=conf.server_threads,
+                    max=max(conf.max_server_threads, conf.server_threads),
                     request_queue_size=BACKLOG,
-                    server_name='glance-import-api')
+                    server_name='glance-import-api',
+                    gate_limits=connection_gate.Limits.from_conf(conf))
     # Large uploads may pause between chunks; idle keep-alive
     # connections are closed after this many seconds.
-    server.timeout = 300
+    server.timeout = conf.client_socket_timeout
+    server.bodies = connection_gate.BodyWatch(conf.request_body_timeout,
+                                              conf.request_min_rate)
     server.max_header_line = conf.max_header_line
     server.max_request_header_size = conf.max_request_header_size
     return server
@@ -258,6 +288,21 @@ def logging_flush():
             pass
 
 
+def _raise_open_files_limit(conf):
+    """Take the hard limit of open files: every client connection is
+    one, and the usual soft limit (1024) is below max_client_connections.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    wanted = conf.max_client_connections
+    if soft != resource.RLIM_INFINITY and wanted + 256 > soft:
+        LOG.warning('Open files limit %d is below max_client_connections '
+                    '(%d per process): connections past it are refused '
+                    'by the kernel', soft, conf.max_client_connections)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -267,6 +312,7 @@ def main(argv=None):
         listen_socket = listen(conf)
     except (exception.GlanceImportError, cfg.Error, OSError) as e:
         return startup.fail(PROG, e)
+    _raise_open_files_limit(conf)
     host, port = listen_socket.getsockname()[:2]
     LOG.info('Serving on http://%s:%d with %s', host, port,
              '%d worker processes' % conf.workers if conf.workers

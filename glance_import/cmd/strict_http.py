@@ -221,6 +221,16 @@ class Request(server.HTTPRequest):
 class Connection(server.HTTPConnection):
     RequestHandlerClass = Request
 
+    def close(self):
+        try:
+            super().close()
+        finally:
+            # The connection gate counts open connections and requests in
+            # flight (cmd/connection_gate).
+            released = getattr(self.server._connections, 'released', None)
+            if released is not None:
+                released(self)
+
 
 class ChunkedBody(server.ChunkedRFile):
     """A chunked request body read as RFC 9112 frames it.
