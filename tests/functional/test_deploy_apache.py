@@ -17,11 +17,13 @@ import contextlib
 import os
 import pwd
 import shutil
+import socket
 import stat
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 
 import pytest
 
@@ -45,6 +47,7 @@ ServerName 127.0.0.1
 LoadModule mpm_event_module {modules}/mod_mpm_event.so
 LoadModule authz_core_module {modules}/mod_authz_core.so
 LoadModule wsgi_module {modules}/mod_wsgi.so
+LoadModule reqtimeout_module {modules}/mod_reqtimeout.so
 PidFile {directory}/httpd.pid
 ErrorLog {directory}/error.log
 DefaultRuntimeDir {directory}
@@ -178,3 +181,26 @@ def test_import_workflow_under_apache_mod_wsgi(keystone, apache_service):
     with open(os.path.join(directory, 'error.log')) as f:
         assert 'Traceback' not in f.read()
 
+
+
+def test_apache_bounds_heads_and_cuts_slow_ones(keystone, apache_service):
+    """The sample's limits: an oversize header line is refused at once,
+    and a head that stops arriving is cut with 408 (mod_reqtimeout)."""
+    url, _ = apache_service
+    port = int(url.rsplit(':', 1)[1])
+    with socket.create_connection(('127.0.0.1', port), timeout=10) as sock:
+        sock.sendall(b'GET /versions HTTP/1.1\r\nHost: x\r\nX-Big: '
+                     + b'a' * 20000 + b'\r\n\r\n')
+        assert sock.recv(4096).startswith(b'HTTP/1.1 400 ')
+    with socket.create_connection(('127.0.0.1', port), timeout=60) as sock:
+        sock.sendall(b'GET /versions HTTP/1.1\r\nHost: x\r\n')
+        started = time.monotonic()
+        answer = b''
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        waited = time.monotonic() - started
+    assert answer.startswith(b'HTTP/1.1 408 '), answer[:200]
+    assert 15 <= waited <= 45, waited
