@@ -173,9 +173,9 @@ class GatedConnectionManager(connections.ConnectionManager):
                 del self._open[address]
 
     def _request_done(self, conn):
-        if getattr(conn, 'gate_busy', False):
-            conn.gate_busy = False
-            with self._count_lock:
+        with self._count_lock:
+            if getattr(conn, 'gate_busy', False):
+                conn.gate_busy = False
                 self._busy -= 1
 
     @property
@@ -190,14 +190,24 @@ class GatedConnectionManager(connections.ConnectionManager):
     # Watching heads ---------------------------------------------------------
 
     def put(self, conn):
-        """A request thread is done with *conn*: watch it for the next."""
+        """A request thread is done with *conn*: watch it for the next.
+
+        Runs on that thread: the waiting heads belong to the selector
+        thread, which times this connection's next head from its first
+        byte.
+        """
         self._request_done(conn)
         conn.last_used = time.time()
         if conn.rfile.has_data():
-            self._dispatch(conn)
+            # A pipelined request, already read: straight back to work.
+            self._start_request(conn)
+            self.server.process_conn(conn)
             return
-        self._waiting[conn] = _Waiting(started=None)
-        self._watch(conn)
+        try:
+            self._selector.register(conn.socket.fileno(),
+                                    selectors.EVENT_READ, data=conn)
+        except (OSError, ValueError, KeyError):
+            conn.close()
 
     def _watch(self, conn):
         try:
@@ -210,13 +220,16 @@ class GatedConnectionManager(connections.ConnectionManager):
     def _forget(self, conn):
         self._waiting.pop(conn, None)
 
-    def _dispatch(self, conn):
-        self._forget(conn)
+    def _start_request(self, conn):
         with self._count_lock:
             self._busy += 1
-            busy = self._busy
-        conn.gate_busy = True
-        self._grow_for(busy)
+            conn.gate_busy = True
+            return self._busy
+
+    def _dispatch(self, conn):
+        """Hand *conn* to a request thread (on the selector thread)."""
+        self._forget(conn)
+        self._grow_for(self._start_request(conn))
         self.server.process_conn(conn)
 
     def _grow_for(self, busy):
