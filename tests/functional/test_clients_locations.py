@@ -1,6 +1,7 @@
 """Image locations driven by unmodified python-glanceclient (its
-location-add/-update/-delete and add-location commands and Python API)
-and openstacksdk (add_image_location, image_locations).
+location-add/-update/-delete and add-location commands, and its Python
+add_location, add_image_location and get_image_locations) and
+openstacksdk (add_image_location, image_locations).
 
 openstackclient 10.5.0, the pinned release, has no image location
 commands; its users reach the same calls through openstacksdk.
@@ -88,6 +89,23 @@ def test_glanceclient_add_location(glance, service, source):
     glance.images.add_location(image.id, source.url + '/one.img', {})
     assert [loc['url'] for loc in glance.images.get(image.id).locations] == [
         source.url + '/three.img', source.url + '/one.img']
+
+
+def test_glanceclient_locations_api(glance, service, source):
+    """The 2.17 calls of glanceclient's Python API, as Nova and Cinder
+    make them."""
+    image = _new_image(glance)
+    md5, sha512 = iu.digests(DATA)
+    glance.images.add_image_location(
+        image.id, source.url + '/one.img',
+        validation_data={'os_hash_algo': 'sha512',
+                         'os_hash_value': sha512})
+    client = iu.fixtures.Client(service.url)
+    assert iu.wait_task(client, image.id)['status'] == 'success'
+    shown = glance.images.get(image.id)
+    assert (shown.status, shown.checksum) == ('active', md5)
+    assert glance.images.get_image_locations(image.id) == [
+        {'url': source.url + '/one.img', 'metadata': {}}]
 
 
 def test_openstacksdk_locations(service, source):
