@@ -81,22 +81,26 @@ def _ordinary_request(port):
 
 class _Trickle(threading.Thread):
     """Sends each slow connection a little more every 2 s; records when
-    the server closed it."""
+    the server ended it (answered it or closed it) and what it said."""
 
     def __init__(self, connections):
         super().__init__(daemon=True)
         self.connections = connections      # [(kind, socket, piece)]
         self.closed = {}                    # index -> (kind, seconds)
+        self.answers = {}                   # index -> first bytes received
         self.started = time.monotonic()
         self.stopping = threading.Event()
 
-    def _gone(self, sock):
+    def _ended(self, index, sock):
         try:
-            return sock.recv(65536, socket.MSG_DONTWAIT) == b''
+            data = sock.recv(65536, socket.MSG_DONTWAIT)
         except BlockingIOError:
             return False
         except OSError:
             return True
+        # Either the server's answer (it closes right after) or the close.
+        self.answers[index] = data
+        return True
 
     def run(self):
         while not self.stopping.wait(2):
@@ -105,12 +109,25 @@ class _Trickle(threading.Thread):
                     continue
                 try:
                     sock.sendall(piece)
-                    gone = self._gone(sock)
+                    ended = self._ended(index, sock)
                 except OSError:
-                    gone = True
-                if gone:
+                    ended = True
+                if ended:
                     self.closed[index] = (
                         kind, time.monotonic() - self.started)
+
+
+def _closes(sock):
+    """True when the server closes *sock* within a few seconds."""
+    sock.settimeout(5)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        pass
+    return True
 
 
 def test_slow_and_idle_clients_do_not_starve_others(server):
@@ -152,6 +169,13 @@ def test_slow_and_idle_clients_do_not_starve_others(server):
                             if i not in closed])
     for kind, seconds in closed.values():
         assert seconds <= CLOSE_BY, (kind, seconds)
+    # What the server said before closing: 408 to a late head, 400 to a
+    # body cut for its rate.
+    expected = {'head': b'HTTP/1.1 408 ', 'body': b'HTTP/1.1 400 '}
+    for index, answer in trickle.answers.items():
+        if answer:
+            assert answer.startswith(expected[kinds[index]]), answer
+    assert all(_closes(sock) for _, sock, _ in slow)
     # The idle kept-alive connections were left open and still serve.
     for conn in idle[:: IDLE // 20]:
         conn.request('GET', '/versions')
