@@ -120,6 +120,17 @@ default_opts = [
                      'e.g. "fast:file,ceph:rbd". Setting it turns on '
                      'multi-store; [glance_store] default_backend must '
                      'then name one of them.'),
+    cfg.StrOpt('property_protection_file',
+               help='INI file of property protections: sections are '
+                    'regular expressions over property names, each giving '
+                    'the roles (or policies) allowed to create, read, '
+                    'update and delete matching properties. Unset: no '
+                    'protections. A file that cannot be read or parsed '
+                    'stops the service at start-up.'),
+    cfg.StrOpt('property_protection_rule_format', default='roles',
+               choices=('roles', 'policies'),
+               help='Whether property_protection_file lists roles, or '
+                    'names rules of the policy file.'),
     cfg.BoolOpt('show_image_direct_url', default=False,
                 help='Show the first location of an image as direct_url.'),
     cfg.BoolOpt('show_multiple_locations', default=False,

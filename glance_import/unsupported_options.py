@@ -14,7 +14,6 @@ from oslo_config import cfg
 
 _NOTIFICATIONS = 'notifications'
 _LIMITS = 'Keystone unified limits'
-_PROTECTIONS = 'property protections'
 _SCRUBBER = 'delayed delete and the scrubber'
 
 # Glance 33's options (group, name) whose feature this service lacks.
@@ -22,8 +21,6 @@ UNSUPPORTED_OPTIONS = {
     ('DEFAULT', 'default_publisher_id'): _NOTIFICATIONS,
     ('DEFAULT', 'disabled_notifications'): _NOTIFICATIONS,
     ('DEFAULT', 'use_keystone_limits'): _LIMITS,
-    ('DEFAULT', 'property_protection_file'): _PROTECTIONS,
-    ('DEFAULT', 'property_protection_rule_format'): _PROTECTIONS,
     ('DEFAULT', 'delayed_delete'): _SCRUBBER,
     ('DEFAULT', 'scrub_time'): _SCRUBBER,
     ('DEFAULT', 'scrub_pool_size'): _SCRUBBER,

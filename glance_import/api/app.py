@@ -19,6 +19,7 @@ from paste import deploy
 from glance_import import config
 from glance_import import exception
 from glance_import import policy
+from glance_import import property_protections
 from glance_import.api import routes
 from glance_import.api import schemas
 from glance_import.db import engine as db_engine
@@ -125,6 +126,7 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     policy.get_enforcer(conf)
     # oslo.policy registers its options only now.
     config.check_values(conf)
+    property_protections.configure(conf)
     schemas.load_custom_properties(conf)
     backends.configure(conf)
     _configure_cache(conf, start_worker=recover)

@@ -6,6 +6,7 @@ import re
 
 from glance_import import exception
 from glance_import import images as image_domain
+from glance_import import property_protections
 from glance_import.api import image_writes
 from glance_import.api import locations
 from glance_import.api import schemas
@@ -112,10 +113,13 @@ def parse_patch(req, conf):
 class _Changes:
     """What a PATCH does to one image, gathered before anything is saved."""
 
-    def __init__(self, image):
+    def __init__(self, ctx, image):
         self.image = image
         self.values = {}
         self.properties = dict(image.properties)
+        # What the caller may read; the rest is kept as it is, unseen.
+        self.visible = set(property_protections.readable(
+            ctx, image.properties))
         self.tags = list(image.tags)
         self.tags_changed = False
         self.location_ops = []
@@ -142,18 +146,25 @@ def _apply_base(ctx, changes, op, root, value):
     changes.values[root] = value
 
 
-def _apply_property(changes, op, name, value, media_type):
+def _apply_property(ctx, changes, op, name, value, media_type):
     props = changes.properties
-    if op == 'replace' and name not in props:
+    # A property the caller may not read does not exist for it.
+    present = name in props and name in changes.visible
+    if op == 'replace' and not present:
         raise exception.Conflict('Property %s does not exist.' % name)
-    if op == 'add' and media_type == PATCH_V20 and name in props:
+    if op == 'add' and media_type == PATCH_V20 and present:
         raise exception.Conflict('Property %s already present.' % name)
     if op == 'remove':
-        if name not in props:
+        if not present:
             raise exception.Conflict('Property %s does not exist.' % name)
+        property_protections.check(ctx, name, 'delete')
         del props[name]
+        changes.visible.discard(name)
     else:
+        property_protections.check(ctx, name,
+                                   'update' if present else 'create')
         props[name] = value
+        changes.visible.add(name)
 
 
 def apply_patch(ctx, image, media_type, operations, conf):
@@ -162,7 +173,7 @@ def apply_patch(ctx, image, media_type, operations, conf):
     Attributes, properties and tags are saved in one update, then the
     location operations run in order.
     """
-    changes = _Changes(image)
+    changes = _Changes(ctx, image)
     for item in operations:
         op, path, value = item['op'], item['path'], item['value']
         root = path[0]
@@ -172,7 +183,7 @@ def apply_patch(ctx, image, media_type, operations, conf):
         elif root in PATCH_BASE:
             _apply_base(ctx, changes, op, root, value)
         else:
-            _apply_property(changes, op, root, value, media_type)
+            _apply_property(ctx, changes, op, root, value, media_type)
     image_writes.check_quotas(changes.properties, changes.tags, conf)
     set_props = {k: v for k, v in changes.properties.items()
                  if image.properties.get(k) != v or k not in image.properties}

@@ -12,6 +12,7 @@ from oslo_config import cfg
 from glance_import import exception
 from glance_import import images as image_domain
 from glance_import import policy
+from glance_import import property_protections
 from glance_import.api import forwarding
 from glance_import.api import image_patch
 from glance_import.api import image_query
@@ -54,7 +55,8 @@ def image_view(ctx, image, conf):
             for attr in image_domain.BASE_ATTRIBUTES}
     view['created_at'] = util.iso8601(image.created_at)
     view['updated_at'] = util.iso8601(image.updated_at)
-    for name, value in image.properties.items():
+    properties = property_protections.readable(ctx, image.properties)
+    for name, value in properties.items():
         if name not in image_domain.HIDDEN_PROPERTIES \
                 and name not in view:
             view[name] = '' if value is None else value
@@ -110,6 +112,8 @@ def create_image(req):
     target = {'project_id': owner, 'owner': owner,
               'visibility': values['visibility']}
     policy.authorize(ctx, policy.ADD_IMAGE, target)
+    for name in properties:
+        property_protections.check(ctx, name, 'create')
     draft = image_domain.Image(id=values.get('id') or '', owner=owner,
                                visibility=values['visibility'],
                                properties=properties)

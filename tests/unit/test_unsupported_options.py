@@ -25,17 +25,17 @@ def test_each_unsupported_setting_is_found_with_its_file(tmp_path):
     conf, path = _conf(
         tmp_path,
         '[DEFAULT]\nimage_cache_dir = /var/cache/glance\n'
-        'property_protection_file = /etc/glance/protections.conf\n'
+        'metadata_encryption_key = 0123456789abcdef\n'
         'workers = 2\n[profiler]\nenabled = true\n'
         '[import_filtering_opts]\nallowed_ports = []\n',
         extra_dir_text='[DEFAULT]\ndelayed_delete = true\n')
     found = unsupported_options.unsupported_settings(conf)
     names = sorted((section, name) for _, section, name, _ in found)
     assert names == [('DEFAULT', 'delayed_delete'),
-                     ('DEFAULT', 'property_protection_file'),
+                     ('DEFAULT', 'metadata_encryption_key'),
                      ('profiler', 'enabled')]
     files = {name: where for where, _, name, _ in found}
-    assert files['property_protection_file'] == str(path)
+    assert files['metadata_encryption_key'] == str(path)
     assert files['delayed_delete'].endswith('10-scrubber.conf')
 
 
