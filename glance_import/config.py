@@ -120,6 +120,20 @@ default_opts = [
                      'e.g. "fast:file,ceph:rbd". Setting it turns on '
                      'multi-store; [glance_store] default_backend must '
                      'then name one of them.'),
+    cfg.BoolOpt('delayed_delete', default=False,
+                help='Delete image data later: a deleted image with data '
+                     'goes pending_delete and keeps its data until the '
+                     'scrubber removes it, scrub_time seconds after the '
+                     'delete (the API processes scrub every wakeup_time '
+                     'seconds; glance-import-manage scrub runs it once).'),
+    cfg.IntOpt('scrub_time', default=0, min=0,
+               help='Seconds a pending-delete image keeps its data before '
+                    'the scrubber may remove it.'),
+    cfg.IntOpt('scrub_pool_size', default=1, min=1,
+               help='Images the scrubber deletes the data of at once.'),
+    cfg.IntOpt('wakeup_time', default=300, min=0,
+               help='Seconds between two runs of the scrubber in the API '
+                    'processes, when delayed_delete is on.'),
     cfg.StrOpt('property_protection_file',
                help='INI file of property protections: sections are '
                     'regular expressions over property names, each giving '

@@ -14,16 +14,12 @@ from oslo_config import cfg
 
 _NOTIFICATIONS = 'notifications'
 _LIMITS = 'Keystone unified limits'
-_SCRUBBER = 'delayed delete and the scrubber'
 
 # Glance 33's options (group, name) whose feature this service lacks.
 UNSUPPORTED_OPTIONS = {
     ('DEFAULT', 'default_publisher_id'): _NOTIFICATIONS,
     ('DEFAULT', 'disabled_notifications'): _NOTIFICATIONS,
     ('DEFAULT', 'use_keystone_limits'): _LIMITS,
-    ('DEFAULT', 'delayed_delete'): _SCRUBBER,
-    ('DEFAULT', 'scrub_time'): _SCRUBBER,
-    ('DEFAULT', 'scrub_pool_size'): _SCRUBBER,
     ('DEFAULT', 'metadata_encryption_key'): 'encryption of location '
                                             'metadata',
     ('DEFAULT', 'digest_algorithm'): 'signing of notifications and '

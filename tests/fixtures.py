@@ -248,9 +248,11 @@ class InProcessService:
     def stop(self):
         from glance_import.cache import image_cache
         from glance_import.cache import worker
+        from glance_import.housekeeping import scrubber
         from glance_import.importer import executor
         executor.shutdown()
         worker.stop()
+        scrubber.stop()
         image_cache.reset()
         if self.server is not None:
             self.server.stop()

@@ -64,7 +64,7 @@ run_pytest() {
 IDENTITY_TESTS="test_keystone_auth.py test_policy_matrix.py
     test_openstackclient.py test_deploy_uwsgi.py test_deploy_apache.py"
 STORAGE_TESTS="test_storage_backends.py test_cache_storage.py
-    test_location_storage.py"
+    test_location_storage.py test_delayed_delete_storage.py"
 ignore() {
     local name
     for name in "$@"; do

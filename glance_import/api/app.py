@@ -130,6 +130,7 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     schemas.load_custom_properties(conf)
     backends.configure(conf)
     _configure_cache(conf, start_worker=recover)
+    _start_scrubber(conf, start=recover)
     # Remove staged data left by deleted images (one listing, one query).
     from glance_import.importer import residue
     residue.startup_cleanup(conf)
@@ -149,6 +150,7 @@ def init_worker(conf, *, recover=True):
     backends.configure(conf)
     # Every worker runs a cache worker, so queueing wakes one at once.
     _configure_cache(conf, start_worker=True)
+    _start_scrubber(conf, start=True)
     if recover:
         _start_recovery(conf)
 
@@ -168,6 +170,16 @@ def _configure_cache(conf, start_worker):
     worker.stop()
     if image_cache.configure(conf) is not None and start_worker:
         worker.start(conf)
+
+
+def _start_scrubber(conf, start):
+    """The periodic scrubber of delayed delete; as with the cache worker,
+    a prefork parent leaves it to its workers."""
+    from glance_import.housekeeping import scrubber
+
+    scrubber.stop()
+    if start:
+        scrubber.start(conf)
 
 
 def _start_recovery(conf):

@@ -207,9 +207,11 @@ def delete_image(req, image_id):
         raise exception.Forbidden(
             'Image %s is protected and cannot be deleted.' % image.id)
     image_domain.check_transition(image, image_domain.DELETED)
-    tried = _delete_remote_data_first(ctx, image)
+    # With delayed delete the data stays for the scrubber (or a restore).
+    delayed = CONF.delayed_delete and bool(image.locations)
+    tried = set() if delayed else _delete_remote_data_first(ctx, image)
     try:
-        locations = db_images.image_delete(ctx, image.id)
+        locations = db_images.image_delete(ctx, image.id, delayed=delayed)
     except exception.ImageNotFound:
         if forwarding.stage_host(req, image) is None:
             raise

@@ -164,6 +164,23 @@ def db_export_metadefs(conf):
     metadef_files.export(_metadefs_path(conf))
 
 
+def scrub(conf):
+    from glance_import.housekeeping import scrubber
+    from glance_import.store import backends
+
+    backends.configure(conf)
+    if conf.category.restore:
+        scrubber.restore(conf.category.restore)
+        print('Image %s restored to active' % conf.category.restore)
+        return 0
+    report = scrubber.scrub(conf)
+    # Data a store keeps for someone else (RBD clones) is normal: the
+    # images left are reported, not failed.
+    print('Scrubbed %d images; %d left pending delete'
+          % (report.scrubbed, report.left))
+    return 0
+
+
 def _add_path_arguments(parser, help):
     parser.add_argument('--path', metavar='<path>', help=help)
     parser.add_argument('path_arg', nargs='?', metavar='path',
@@ -230,6 +247,13 @@ def _add_commands(subparsers):
     stg_actions = stg.add_subparsers(dest='action')
     stg_actions.add_parser(
         'cleanup', help='Remove staged data of deleted or active images.')
+    scrub = subparsers.add_parser(
+        'scrub', help='Delete the data of pending-delete images whose '
+                      'scrub_time has passed (delayed_delete).')
+    scrub.add_argument(
+        '--restore', metavar='<IMAGE_ID>',
+        help='Instead, bring this pending-delete image back to active '
+             'with its data.')
     manage_cache.add_commands(subparsers)
 
 
@@ -246,6 +270,7 @@ COMMANDS = {
     ('db', 'unload_metadefs'): db_unload_metadefs,
     ('db', 'export_metadefs'): db_export_metadefs,
     ('staging', 'cleanup'): staging_cleanup,
+    ('scrub', None): scrub,
     **manage_cache.COMMANDS,
 }
 

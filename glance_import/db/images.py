@@ -248,10 +248,13 @@ def _replace_tags(session, image_id, tags, now):
 
 
 @engine.retry_on_deadlock
-def image_delete(ctx, image_id):
+def image_delete(ctx, image_id, *, delayed=False):
     """Mark the image deleted and drop its children; returns locations.
 
     The caller removes the data of the returned locations afterwards.
+    With *delayed* (``delayed_delete``), an image with data goes
+    ``pending_delete`` instead: its rows stay, its locations are marked
+    for the scrubber, and nothing is returned to remove now.
     """
     now = models.utcnow()
     with engine.writer(ctx) as session:
@@ -269,6 +272,14 @@ def image_delete(ctx, image_id):
             {'id': loc.id, 'url': loc.value, 'metadata': loc.meta_data or {}}
             for loc in session.scalars(sa.select(models.ImageLocation).where(
                 models.ImageLocation.image_id == image_id))]
+        if delayed and locations:
+            session.execute(sa.update(models.Image).where(
+                models.Image.id == image_id).values(
+                    status=image_domain.PENDING_DELETE))
+            session.execute(sa.update(models.ImageLocation).where(
+                models.ImageLocation.image_id == image_id).values(
+                    status=image_domain.PENDING_DELETE, updated_at=now))
+            return []
         for model in (models.ImageProperty, models.ImageTag,
                       models.ImageLocation, models.ImageMember):
             session.execute(sa.delete(model).where(

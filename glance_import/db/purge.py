@@ -9,8 +9,9 @@ longer age.
 
 Rows go in batches, each in a transaction of its own, oldest
 ``deleted_at`` first. Nothing belonging to, or named by, a live image is
-touched: children are only taken from deleted images, and a deleted task
-that a live image still names as its import lock is kept.
+touched: children are only taken from deleted images, pending-delete
+images wait for the scrubber, and a deleted task that a live image still
+names as its import lock is kept.
 """
 
 import datetime
@@ -79,12 +80,20 @@ def _old_deleted(model, cutoff):
                    model.deleted_at < cutoff)
 
 
+def _old_deleted_image(cutoff):
+    # A pending-delete image still has data for the scrubber to remove
+    # (or for a restore): its rows are not the purge's.
+    image = models.Image
+    return sa.and_(_old_deleted(image, cutoff),
+                   image.status != images.PENDING_DELETE)
+
+
 def _purge_children(child, cutoff, max_rows):
     """Rows of *child* whose image is deleted and older than *cutoff*."""
     image = models.Image
     select_ids = (sa.select(child.id)
                   .join(image, image.id == child.image_id)
-                  .where(_old_deleted(image, cutoff))
+                  .where(_old_deleted_image(cutoff))
                   .order_by(image.deleted_at, child.id))
 
     def delete(conn, ids):
@@ -142,7 +151,7 @@ def purge_deleted_images(age_in_days, max_rows):
     """
     validate(age_in_days, max_rows)
     image = models.Image
-    condition = _old_deleted(image, _cutoff(age_in_days))
+    condition = _old_deleted_image(_cutoff(age_in_days))
     select_ids = (sa.select(image.id).where(condition)
                   .order_by(image.deleted_at, image.id))
 

@@ -14,7 +14,7 @@ def _conf(tmp_path, text, extra_dir_text=None):
     if extra_dir_text is not None:
         conf_dir = tmp_path / 'glance-api.conf.d'
         conf_dir.mkdir()
-        (conf_dir / '10-scrubber.conf').write_text(extra_dir_text)
+        (conf_dir / '10-digest.conf').write_text(extra_dir_text)
         args += ['--config-dir', str(conf_dir)]
     conf = cfg.ConfigOpts()
     conf(args, project='glance', default_config_files=[])
@@ -28,15 +28,15 @@ def test_each_unsupported_setting_is_found_with_its_file(tmp_path):
         'metadata_encryption_key = 0123456789abcdef\n'
         'workers = 2\n[profiler]\nenabled = true\n'
         '[import_filtering_opts]\nallowed_ports = []\n',
-        extra_dir_text='[DEFAULT]\ndelayed_delete = true\n')
+        extra_dir_text='[DEFAULT]\ndigest_algorithm = sha256\n')
     found = unsupported_options.unsupported_settings(conf)
     names = sorted((section, name) for _, section, name, _ in found)
-    assert names == [('DEFAULT', 'delayed_delete'),
+    assert names == [('DEFAULT', 'digest_algorithm'),
                      ('DEFAULT', 'metadata_encryption_key'),
                      ('profiler', 'enabled')]
     files = {name: where for where, _, name, _ in found}
     assert files['metadata_encryption_key'] == str(path)
-    assert files['delayed_delete'].endswith('10-scrubber.conf')
+    assert files['digest_algorithm'].endswith('10-digest.conf')
 
 
 def test_a_file_of_supported_options_gives_no_warning(tmp_path, caplog):

@@ -1,0 +1,1 @@
+"""Background upkeep of the image records and their data."""
