@@ -14,6 +14,7 @@ import tempfile
 from oslo_config import cfg
 
 from glance_import import exception
+from glance_import import notifications
 
 IMPORT_METHODS = ('glance-direct', 'web-download', 'copy-image',
                   'glance-download')
@@ -448,6 +449,7 @@ def register_opts(conf):
     db_options.set_defaults(conf, connection=DEFAULT_DB_CONNECTION)
     _register_store_opts(conf)
     _register_key_manager_opts(conf)
+    notifications.register_opts(conf)
 
 
 class _OptionalDriverFilter(logging.Filter):
@@ -495,6 +497,8 @@ def list_opts():
     grouped = {}
     for group, opts in OPT_GROUPS:
         grouped.setdefault(group or 'DEFAULT', []).extend(opts)
+    # oslo.messaging's own are in its namespace.
+    grouped['DEFAULT'].extend(notifications.OPTS)
     return list(grouped.items())
 
 

@@ -12,13 +12,10 @@ import os
 
 from oslo_config import cfg
 
-_NOTIFICATIONS = 'notifications'
 _LIMITS = 'Keystone unified limits'
 
 # Glance 33's options (group, name) whose feature this service lacks.
 UNSUPPORTED_OPTIONS = {
-    ('DEFAULT', 'default_publisher_id'): _NOTIFICATIONS,
-    ('DEFAULT', 'disabled_notifications'): _NOTIFICATIONS,
     ('DEFAULT', 'use_keystone_limits'): _LIMITS,
     ('DEFAULT', 'metadata_encryption_key'): 'encryption of location '
                                             'metadata',
@@ -33,7 +30,6 @@ UNSUPPORTED_OPTIONS = {
 # Whole sections of Glance's file whose feature this service lacks.
 UNSUPPORTED_SECTIONS = {
     'profiler': 'osprofiler tracing',
-    'oslo_messaging_notifications': _NOTIFICATIONS,
     'oslo_limit': _LIMITS,
 }
 

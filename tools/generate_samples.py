@@ -58,6 +58,7 @@ NAMESPACES = (
     'oslo.middleware.cors',
     'oslo.middleware.http_proxy_to_wsgi',
     'castellan.config',
+    'oslo.messaging',
 )
 
 # glance.multi_store also lists each driver's options under a placeholder

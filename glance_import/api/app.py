@@ -18,6 +18,7 @@ from paste import deploy
 
 from glance_import import config
 from glance_import import exception
+from glance_import import notifications
 from glance_import import policy
 from glance_import import property_protections
 from glance_import.api import routes
@@ -127,6 +128,7 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     # oslo.policy registers its options only now.
     config.check_values(conf)
     property_protections.configure(conf)
+    notifications.configure(conf)
     schemas.load_custom_properties(conf)
     backends.configure(conf)
     _configure_cache(conf, start_worker=recover)

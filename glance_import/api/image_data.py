@@ -19,6 +19,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import import images
+from glance_import import notifications
 from glance_import import policy
 from glance_import.api import cache_filters
 from glance_import.api import util
@@ -82,10 +83,13 @@ def _body_chunks(req):
 def _revert_to_queued(ctx, image_id, from_status):
     """Best effort: put an image whose data failed back to queued."""
     try:
-        db_images.image_update(ctx, image_id, {'status': images.QUEUED},
-                               from_status=from_status)
+        queued = db_images.image_update(ctx, image_id,
+                                        {'status': images.QUEUED},
+                                        from_status=from_status)
     except exception.GlanceImportError as e:
         LOG.info('Image %s not returned to queued: %s', image_id, e.msg)
+        return
+    notifications.image_event('image.update', queued)
 
 
 def _gone(image_id):
@@ -111,8 +115,12 @@ def upload_image_data(req, image_id):
     # Before any byte is written: a signed image whose certificate cannot
     # be had is refused at once.
     verifier = signature.verifier_for(CONF, ctx, image.id, image.properties)
-    db_images.image_update(ctx, image.id, {'status': images.SAVING},
-                           from_status=images.QUEUED)
+    saving = db_images.image_update(ctx, image.id,
+                                    {'status': images.SAVING},
+                                    from_status=images.QUEUED)
+    notifications.image_event('image.update', saving)
+    notifications.image_event('image.prepare', saving, with_import=True,
+                              **_backend(store_id))
     stored = None
     try:
         data = limits.LimitedStream(
@@ -138,11 +146,32 @@ def upload_image_data(req, image_id):
     except BaseException as e:
         if stored is not None:
             backends.delete_all([stored.location], context=ctx)
+        if isinstance(e, exception.StoreError):
+            # As Glance: the store's failure, as a message, at error level.
+            notifications.send(
+                'image.upload', 'Failed to upload image data for image %s: '
+                '%s' % (image.id, e.msg), notifications.ERROR)
         _revert_to_queued(ctx, image.id, images.SAVING)
         if isinstance(e, exception.ImageNotFound):
             raise _gone(image.id)
         raise
+    _notify_uploaded(ctx, image.id)
     return util.empty_response(204)
+
+
+def _backend(store_id):
+    """The prepare event names the store in a multi-store deployment."""
+    return {'backend': store_id} if store_id else {}
+
+
+def _notify_uploaded(ctx, image_id):
+    # Loaded once, and only if one of the events is sent.
+    @functools.cache
+    def active():
+        return db_images.image_get(ctx, image_id, check_visible=False)
+    notifications.image_event('image.upload', active, with_import=True)
+    notifications.image_event('image.activate', active)
+    notifications.image_event('image.update', active)
 
 
 # Download --------------------------------------------------------------
@@ -230,25 +259,75 @@ def _preferred_stores(req, ctx, image):
 
 class _SentFile(io.FileIO):
     """A file body that calls *on_close* once the server is done with
-    it, so work for after the response does not compete with it."""
+    it, so work for after the response does not compete with it; and
+    tells *on_sent* how many bytes went (from the file position, which
+    socket.sendfile advances too)."""
 
-    def __init__(self, path, on_close=None):
+    def __init__(self, path, on_close=None, on_sent=None):
         super().__init__(path, 'rb')
         self._on_close = on_close
+        self._on_sent = on_sent
+        self.start = 0
 
     def close(self):
         on_close, self._on_close = self._on_close, None
+        on_sent, self._on_sent = self._on_sent, None
+        sent = None if self.closed else self.tell() - self.start
         super().close()
+        if on_sent is not None:
+            on_sent(sent)
         if on_close is not None:
             on_close()
 
 
-def _send_file(req, path, offset, length, size, on_close=None):
+class _SendReport:
+    """The image.send event of one download, sent when its body is done:
+    error level when fewer bytes went than the response promised."""
+
+    def __init__(self, ctx, image, expected):
+        self.ctx, self.image, self.expected = ctx, image, expected
+        self.reported = False
+
+    def done(self, sent):
+        if self.reported:
+            return
+        self.reported = True
+        priority = (notifications.INFO if sent == self.expected
+                    else notifications.ERROR)
+        notifications.send('image.send', {
+            'bytes_sent': sent,
+            'image_id': self.image.id,
+            'owner_id': self.image.owner,
+            'receiver_tenant_id': self.ctx.project_id,
+            'receiver_user_id': self.ctx.user_id,
+        }, priority)
+
+    def sent_file(self, position_sent):
+        # A server that sendfiles without moving the file position
+        # (uwsgi, mod_wsgi) was handed the whole of it.
+        self.done(position_sent or self.expected)
+
+    def counted(self, chunks):
+        """*chunks*, counted as they go to the server."""
+        sent = 0
+        try:
+            for chunk in chunks:
+                sent += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(chunks, 'close', None)
+            if close is not None:
+                close()
+            self.done(sent)
+
+
+def _send_file(req, path, offset, length, size, on_close=None, report=None):
     """An app_iter over the local file *path*, or None if it is gone.
 
     A server-side file wrapper sends to EOF (sendfile): it serves every
     response that runs to the end of the file. *on_close* is called once
-    the file is closed (the response sent, or abandoned).
+    the file is closed (the response sent, or abandoned); *report* hears
+    of the bytes sent.
     """
     file_wrapper = req.environ.get('wsgi.file_wrapper')
     try:
@@ -257,13 +336,19 @@ def _send_file(req, path, offset, length, size, on_close=None):
         return None
     if file_wrapper and (length is None or offset + length == size):
         f.seek(offset)
+        f.start = offset
+        if report is not None:
+            f._on_sent = report.sent_file
         return file_wrapper(f, fileio.CHUNK_SIZE)
-    return fileio.read_open(f, offset, length, fileio.CHUNK_SIZE)
+    data = fileio.read_open(f, offset, length, fileio.CHUNK_SIZE)
+    return report.counted(data) if report is not None else data
 
 
-def _open_data(req, ctx, image, offset, length, prefer=(), cache=None):
+def _open_data(req, ctx, image, offset, length, prefer=(), cache=None,
+               report=None):
     """An app_iter over the first readable location of *image*; with
-    *cache*, a whole download also fills the cache."""
+    *cache*, a whole download also fills the cache; *report* hears of
+    the bytes sent."""
     missing = None
     for location in _ordered_locations(image, prefer):
         path = backends.local_path(location)
@@ -272,7 +357,8 @@ def _open_data(req, ctx, image, offset, length, prefer=(), cache=None):
             # the copy and its verification never slow this download.
             fill = None if cache is None else functools.partial(
                 cache.fill_from_file_later, image, path)
-            data = _send_file(req, path, offset, length, image.size, fill)
+            data = _send_file(req, path, offset, length, image.size, fill,
+                              report)
             if data is None:
                 missing = FileNotFoundError(path)
                 continue
@@ -289,7 +375,7 @@ def _open_data(req, ctx, image, offset, length, prefer=(), cache=None):
             continue
         if cache is not None:
             data = cache.fill_through(image, data)
-        return data
+        return report.counted(data) if report is not None else data
     if isinstance(missing, exception.GlanceImportError) and \
             not isinstance(missing, exception.NotFound):
         raise missing
@@ -318,16 +404,19 @@ def download_image_data(req, image_id):
     cache = cache_filters.serving_cache(req)
     cached = cache.cached_path(image) if cache is not None else None
     data = None
+    report = (_SendReport(ctx, image, length if length is not None
+                          else size)
+              if notifications.enabled('image.send') else None)
     if cached:
         data = _send_file(req, cached, offset, length if wanted else None,
-                          size)
+                          size, report=report)
     if data is not None:
         cache.record_hit(image.id)
     else:
         # Only a whole download fills the cache, as in Glance.
         data = _open_data(req, ctx, image, offset,
                           length if wanted else None, prefer,
-                          cache=None if wanted else cache)
+                          cache=None if wanted else cache, report=report)
     resp.app_iter = data
     if length is not None:
         resp.content_length = length
@@ -362,8 +451,10 @@ def _stage(req, image_id):
                             from_path=False)
     images.check_transition(image, images.UPLOADING)
     limits.check_declared(size, CONF.image_size_cap)
-    db_images.image_update(ctx, image.id, {'status': images.UPLOADING},
-                           from_status=images.QUEUED)
+    uploading = db_images.image_update(ctx, image.id,
+                                       {'status': images.UPLOADING},
+                                       from_status=images.QUEUED)
+    notifications.image_event('image.update', uploading)
     written = False
     try:
         staged = staging.write(CONF, image.id, _body_chunks(req),
@@ -373,9 +464,9 @@ def _stage(req, image_id):
         host = _stage_host(CONF)
         if host:
             props[images.STAGE_HOST] = host
-        db_images.image_update(ctx, image.id, {'size': staged.size},
-                               from_status=images.UPLOADING,
-                               set_properties=props)
+        staged_image = db_images.image_update(
+            ctx, image.id, {'size': staged.size},
+            from_status=images.UPLOADING, set_properties=props)
     except BaseException as e:
         if written:
             staging.delete(CONF, image.id)
@@ -383,6 +474,7 @@ def _stage(req, image_id):
         if isinstance(e, exception.ImageNotFound):
             raise _gone(image.id)
         raise
+    notifications.image_event('image.update', staged_image)
     return util.empty_response(204)
 
 
@@ -424,4 +516,6 @@ def delete_from_store(req, store_id, image_id):
                 'The data for Image %s could not be deleted because it is '
                 'in use: %s' % (image.id, e.msg))
         db_images.image_remove_location(ctx, image.id, location['id'])
+    notifications.image_event('image.update', lambda: db_images.image_get(
+        ctx, image.id, check_visible=False))
     return util.empty_response(204)

@@ -15,6 +15,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import import images
+from glance_import import notifications
 from glance_import import policy
 from glance_import.api import util
 from glance_import.importer import executor
@@ -113,9 +114,12 @@ def add_location(req, image_id):
     task = locks.begin_location_import(ctx, CONF, image, url,
                                        validation_data,
                                        stale_task_id=stale_task_id)
+    notifications.send('task.create',
+                       lambda: notifications.task_payload(task))
     executor.submit(CONF, task, {'auth_token': ctx.auth_token,
                                  'service_catalog': ctx.service_catalog,
                                  'roles': list(ctx.roles)})
+    notifications.send('task.run', lambda: notifications.task_payload(task))
     return util.empty_response(202)
 
 

@@ -11,6 +11,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import import images as image_domain
+from glance_import import notifications
 from glance_import import policy
 from glance_import import property_protections
 from glance_import.api import forwarding
@@ -127,6 +128,7 @@ def create_image(req):
     values.setdefault('os_hidden', False)
     image = db_images.image_create(ctx, values, properties, tags)
     image.member = None
+    notifications.image_event('image.create', image)
     return util.json_response(
         image_view(ctx, image, CONF), status=201,
         headers=_create_headers(req, image, CONF))
@@ -187,6 +189,7 @@ def update_image(req, image_id):
                             (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     image = image_patch.apply_patch(ctx, image, media_type, operations,
                                     CONF)
+    notifications.image_event('image.update', image)
     return util.json_response(image_view(ctx, image, CONF))
 
 
@@ -222,6 +225,10 @@ def delete_image(req, image_id):
     backends.delete_all(loc for loc in locations if loc['id'] not in tried)
     staging.delete(CONF, image.id)
     _evict_from_cache(image.id)
+    notifications.image_event(
+        'image.delete', image, deleted=True, deleted_at=notifications.now(),
+        status=(image_domain.PENDING_DELETE if delayed
+                else image_domain.DELETED))
     return util.empty_response()
 
 
@@ -284,6 +291,7 @@ def add_tag(req, image_id, tag):
     image = util.load_image(ctx, image_id,
                             (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     db_images.image_add_tag(ctx, image.id, tag, CONF.image_tag_quota)
+    _notify_update(ctx, image.id)
     return util.empty_response()
 
 
@@ -296,7 +304,13 @@ def delete_tag(req, image_id, tag):
     image = util.load_image(ctx, image_id,
                             (policy.GET_IMAGE, policy.MODIFY_IMAGE))
     db_images.image_delete_tag(ctx, image.id, tag)
+    _notify_update(ctx, image.id)
     return util.empty_response()
+
+
+def _notify_update(ctx, image_id):
+    notifications.image_event('image.update', lambda: db_images.image_get(
+        ctx, image_id, check_visible=False))
 
 
 # Actions ---------------------------------------------------------------
@@ -311,8 +325,9 @@ def _set_active_state(req, image_id, rule, wanted, source, verb):
         raise exception.Forbidden(
             "Not allowed to %s image in status '%s'" % (verb, image.status))
     image_domain.check_transition(image, wanted)
-    db_images.image_update(ctx, image.id, {'status': wanted},
-                           from_status=source)
+    image = db_images.image_update(ctx, image.id, {'status': wanted},
+                                   from_status=source)
+    notifications.image_event('image.update', image)
     return util.empty_response()
 
 

@@ -9,9 +9,11 @@ task to the executor: 202 means the import is accepted and locked.
 from oslo_config import cfg
 
 from glance_import import exception
+from glance_import import notifications
 from glance_import import policy
 from glance_import.api import forwarding
 from glance_import.api import util
+from glance_import.db import images as db_images
 from glance_import.importer import executor
 from glance_import.importer import locks
 from glance_import.importer import request as import_request
@@ -48,9 +50,14 @@ def import_image(req, image_id):
         return forwarded
     task = locks.begin(ctx, CONF, image, import_req, stores,
                        stale_task_id=stale_task_id)
+    notifications.send('task.create',
+                       lambda: notifications.task_payload(task))
+    notifications.image_event('image.update', lambda: db_images.image_get(
+        ctx, image.id, check_visible=False))
     executor.submit(CONF, task, {'auth_token': ctx.auth_token,
                                  'service_catalog': ctx.service_catalog,
                                  'roles': list(ctx.roles)})
+    notifications.send('task.run', lambda: notifications.task_payload(task))
     return util.empty_response(202)
 
 

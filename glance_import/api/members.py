@@ -9,6 +9,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import import images as image_domain
+from glance_import import notifications
 from glance_import import policy
 from glance_import.api import util
 from glance_import.db import members as db_members
@@ -69,6 +70,8 @@ def create_member(req, image_id):
     image = _shared_image(ctx, image_id, policy.ADD_MEMBER)
     member = db_members.image_member_create(ctx, image.id, member_id,
                                             CONF.image_member_quota)
+    notifications.send('image.member.create',
+                       lambda: notifications.member_payload(member))
     return util.json_response(member_view(member))
 
 
@@ -106,6 +109,8 @@ def update_member(req, image_id, member_id):
         raise exception.PolicyNotAuthorized(action=policy.MODIFY_MEMBER)
     db_members.image_member_get(ctx, image.id, member_id)
     member = db_members.image_member_update(ctx, image.id, member_id, status)
+    notifications.send('image.member.update',
+                       lambda: notifications.member_payload(member))
     return util.json_response(member_view(member))
 
 
@@ -116,6 +121,9 @@ def delete_member(req, image_id, member_id):
     util.check_mutating(ctx)
     member_id = _member_id(member_id)
     image = _shared_image(ctx, image_id, policy.DELETE_MEMBER)
-    db_members.image_member_get(ctx, image.id, member_id)
+    member = db_members.image_member_get(ctx, image.id, member_id)
     db_members.image_member_delete(ctx, image.id, member_id)
+    notifications.send('image.member.delete', lambda: dict(
+        notifications.member_payload(member), deleted=True,
+        deleted_at=notifications.now()))
     return util.empty_response()

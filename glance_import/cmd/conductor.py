@@ -18,6 +18,7 @@ from oslo_log import log as logging
 
 from glance_import import config
 from glance_import import exception
+from glance_import import notifications
 from glance_import import startup
 from glance_import.db import engine as db_engine
 
@@ -45,6 +46,7 @@ def _prepare(conf):
             'The database schema is not current; run '
             '"glance-import-manage db sync"')
     backends.configure(conf)
+    notifications.configure(conf)
 
 
 def main(argv=None):

@@ -288,7 +288,7 @@ def main(argv=None):
         if command is None:
             return startup.fail(PROG, exception.BadRequest(
                 'usage: %s {%s}' % (PROG, '|'.join(
-                    ' '.join(key) for key in COMMANDS))))
+                    ' '.join(filter(None, key)) for key in COMMANDS))))
         config.check_database_url(conf)
         db_engine.configure(conf)
         status = command(conf)

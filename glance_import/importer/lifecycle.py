@@ -8,6 +8,7 @@ from taskflow import exceptions as tf_exceptions
 
 from glance_import import context
 from glance_import import exception
+from glance_import import notifications
 from glance_import import tasks
 from glance_import.db import images as db_images
 from glance_import.db import tasks as db_tasks
@@ -43,6 +44,7 @@ def start(task_id: str, *, or_continue: bool = False) -> dict | None:
         try:
             db_tasks.task_update(ctx, task_id, {'status': tasks.PROCESSING},
                                  from_status=tasks.PENDING)
+            _notify_task('task.processing', task_id)
             return dict(task, status=tasks.PROCESSING)
         except exception.Conflict:
             task = db_tasks.task_get(ctx, task_id)
@@ -65,6 +67,15 @@ def finish(conf, task_id: str, status: str, *, message: str = '',
     except exception.Conflict:
         LOG.warning('Task %s changed while finishing it as %s', task_id,
                     status)
+        return
+    _notify_task('task.%s' % status, task_id)
+
+
+def _notify_task(event_type, task_id):
+    def payload():
+        return notifications.task_payload(
+            db_tasks.task_get(context.admin_context(), task_id))
+    notifications.send(event_type, payload)
 
 
 def failure_message(error: BaseException) -> str:

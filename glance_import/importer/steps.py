@@ -24,6 +24,7 @@ from taskflow.types import failure as tf_failure
 from glance_import import context
 from glance_import import exception
 from glance_import import images
+from glance_import import notifications
 from glance_import import tasks
 from glance_import.db import accounting
 from glance_import.db import engine as db_engine
@@ -104,6 +105,14 @@ def save(ctx, image_id, task_id, *, values=None, from_status=None,
         db_images.image_update(ctx, image_id, values, from_status=from_status,
                                set_properties=props, remove_properties=remove)
     return location_id
+
+
+def notify_image(event_type, image_id, **kwargs):
+    """*event_type* with the image as it is now (read only if sent)."""
+    notifications.image_event(
+        event_type, lambda: db_images.image_get(admin_ctx(), image_id,
+                                                check_visible=False),
+        **kwargs)
 
 
 class Progress:
@@ -222,6 +231,7 @@ class ImportLock(ImportStep):
         if not db_locks.release_import_lock(ctx, self.image_id, self.task_id):
             LOG.warning('Import lock of image %s was already lost',
                         self.image_id)
+        notify_image('image.update', self.image_id)
 
 
 # 2. Acquiring the data into the staging area ---------------------------
@@ -456,13 +466,20 @@ class WriteToStore(ImportStep):
                                                self.image_id)
         limits.check_declared(size, conf.image_size_cap, remaining)
         verifier = self._verifier(conf, image, credentials)
+        backend = {'backend': self.store_id} if conf.enabled_backends else {}
+        notifications.image_event('image.prepare', image, with_import=True,
+                                  **backend)
         stored = self._store(conf, image, path, size, verifier)
         location = {'url': stored.url, 'metadata': stored.metadata}
         try:
-            return self._record(image, stored, location)
+            recorded = self._record(image, stored, location)
         except Exception:
             backends.delete(location)
             raise
+        notify_image('image.upload', self.image_id, with_import=True)
+        if self.set_active and image.status == images.IMPORTING:
+            notify_image('image.activate', self.image_id)
+        return recorded
 
     def _verifier(self, conf, image, credentials):
         """The signature verifier of a signed image (else None), made
@@ -601,3 +618,4 @@ class Complete(ImportStep):
             raise exception.ImportTaskError(
                 reason='None of the uploads finished!')
         db_locks.release_import_lock(admin_ctx(), self.image_id, self.task_id)
+        notify_image('image.update', self.image_id)
