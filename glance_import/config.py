@@ -121,6 +121,12 @@ default_opts = [
                      'e.g. "fast:file,ceph:rbd". Setting it turns on '
                      'multi-store; [glance_store] default_backend must '
                      'then name one of them.'),
+    cfg.BoolOpt('use_keystone_limits', default=False,
+                help='Enforce the Keystone unified limits image_size_total, '
+                     'image_stage_total, image_count_total and '
+                     'image_count_uploading registered for this service '
+                     '(see [oslo_limit]); user_storage_quota is then '
+                     'ignored.'),
     cfg.BoolOpt('delayed_delete', default=False,
                 help='Delete image data later: a deleted image with data '
                      'goes pending_delete and keeps its data until the '
@@ -450,6 +456,8 @@ def register_opts(conf):
     _register_store_opts(conf)
     _register_key_manager_opts(conf)
     notifications.register_opts(conf)
+    from oslo_limit import opts as limit_opts
+    limit_opts.register_opts(conf)
 
 
 class _OptionalDriverFilter(logging.Filter):

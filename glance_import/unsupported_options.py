@@ -12,11 +12,8 @@ import os
 
 from oslo_config import cfg
 
-_LIMITS = 'Keystone unified limits'
-
 # Glance 33's options (group, name) whose feature this service lacks.
 UNSUPPORTED_OPTIONS = {
-    ('DEFAULT', 'use_keystone_limits'): _LIMITS,
     ('DEFAULT', 'metadata_encryption_key'): 'encryption of location '
                                             'metadata',
     ('DEFAULT', 'digest_algorithm'): 'signing of notifications and '
@@ -30,7 +27,6 @@ UNSUPPORTED_OPTIONS = {
 # Whole sections of Glance's file whose feature this service lacks.
 UNSUPPORTED_SECTIONS = {
     'profiler': 'osprofiler tracing',
-    'oslo_limit': _LIMITS,
 }
 
 

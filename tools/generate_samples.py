@@ -59,6 +59,7 @@ NAMESPACES = (
     'oslo.middleware.http_proxy_to_wsgi',
     'castellan.config',
     'oslo.messaging',
+    'oslo.limit',
 )
 
 # glance.multi_store also lists each driver's options under a placeholder

@@ -25,6 +25,7 @@ from glance_import.api import cache_filters
 from glance_import.api import util
 from glance_import.db import accounting
 from glance_import.db import images as db_images
+from glance_import.quota import unified_limits
 from glance_import.store import backends
 from glance_import.store import discovery
 from glance_import.store import fileio
@@ -106,6 +107,8 @@ def upload_image_data(req, image_id):
     ctx = util.context(req)
     util.check_mutating(ctx)
     size = limits.declared_size(req)
+    unified_limits.enforce_delta_mib(CONF, ctx, ctx.project_id,
+                                     unified_limits.IMAGE_SIZE_TOTAL, size)
     image = util.load_image(ctx, image_id, (policy.UPLOAD_IMAGE,),
                             from_path=False)
     store_id = backends.resolve_store(CONF, req.headers.get(STORE_HEADER))
@@ -119,6 +122,7 @@ def upload_image_data(req, image_id):
                                     {'status': images.SAVING},
                                     from_status=images.QUEUED)
     notifications.image_event('image.update', saving)
+    _enforce_uploading_count(ctx, image.id, images.SAVING)
     notifications.image_event('image.prepare', saving, with_import=True,
                               **_backend(store_id))
     stored = None
@@ -157,6 +161,17 @@ def upload_image_data(req, image_id):
         raise
     _notify_uploaded(ctx, image.id)
     return util.empty_response(204)
+
+
+def _enforce_uploading_count(ctx, image_id, status):
+    """image_count_uploading, counted with this image in *status*; over
+    it, the image goes back to queued."""
+    try:
+        unified_limits.enforce(CONF, ctx, ctx.project_id,
+                               unified_limits.IMAGE_COUNT_UPLOADING)
+    except exception.GlanceImportError:
+        _revert_to_queued(ctx, image_id, status)
+        raise
 
 
 def _backend(store_id):
@@ -451,10 +466,13 @@ def _stage(req, image_id):
                             from_path=False)
     images.check_transition(image, images.UPLOADING)
     limits.check_declared(size, CONF.image_size_cap)
+    unified_limits.enforce_delta_mib(CONF, ctx, ctx.project_id,
+                                     unified_limits.IMAGE_STAGE_TOTAL, size)
     uploading = db_images.image_update(ctx, image.id,
                                        {'status': images.UPLOADING},
                                        from_status=images.QUEUED)
     notifications.image_event('image.update', uploading)
+    _enforce_uploading_count(ctx, image.id, images.UPLOADING)
     written = False
     try:
         staged = staging.write(CONF, image.id, _body_chunks(req),

@@ -23,6 +23,7 @@ from glance_import.api import util
 from glance_import.cache import image_cache
 from glance_import.db import image_lists
 from glance_import.db import images as db_images
+from glance_import.quota import unified_limits
 from glance_import.store import backends
 from glance_import.store import discovery
 from glance_import.store import staging
@@ -113,6 +114,8 @@ def create_image(req):
     target = {'project_id': owner, 'owner': owner,
               'visibility': values['visibility']}
     policy.authorize(ctx, policy.ADD_IMAGE, target)
+    unified_limits.enforce(CONF, ctx, ctx.project_id,
+                           unified_limits.IMAGE_COUNT_TOTAL, delta=1)
     for name in properties:
         property_protections.check(ctx, name, 'create')
     draft = image_domain.Image(id=values.get('id') or '', owner=owner,

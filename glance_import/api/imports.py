@@ -18,6 +18,7 @@ from glance_import.importer import executor
 from glance_import.importer import locks
 from glance_import.importer import request as import_request
 from glance_import.importer import uri_filter
+from glance_import.quota import unified_limits
 from glance_import.store import backends
 from glance_import.store import discovery
 
@@ -30,6 +31,8 @@ def import_image(req, image_id):
     util.check_mutating(ctx)
     body = util.json_body(req)
     import_req = import_request.parse(CONF, body, req.headers)
+    unified_limits.enforce(CONF, ctx, ctx.project_id,
+                           unified_limits.IMAGE_SIZE_TOTAL)
     # The image's state is checked before the policy, in Glance's order.
     image = util.load_image(ctx, image_id, (), from_path=False)
     import_request.check_image(image, import_req)

@@ -23,6 +23,7 @@ from glance_import.api import metadef_schemas
 from glance_import.api import metadef_tags
 from glance_import.api import schemas
 from glance_import.api import tasks
+from glance_import.api import usage
 from glance_import.api import versions
 
 ROUTES = {
@@ -70,6 +71,7 @@ ROUTES = {
     '/v2/info/import': {'GET': imports.show_import_info},
     '/v2/info/stores': {'GET': imports.list_stores},
     '/v2/info/stores/detail': {'GET': imports.list_stores_detail},
+    '/v2/info/usage': {'GET': usage.show_usage},
     '/v2/stores/{store_id}/{image_id}': {
         'DELETE': image_data.delete_from_store,
     },

@@ -40,7 +40,8 @@ def remaining_quota(conf, ctx, owner, image_id=None):
     (*image_id*) does not count against itself.
     """
     quota = config.storage_quota_bytes(conf)
-    if not quota:
+    if not quota or conf.use_keystone_limits:
+        # Keystone's image_size_total replaces it, as in Glance.
         return None
     used = image_storage_usage(ctx, owner, exclude_image_id=image_id)
     return max(quota - used, 0)

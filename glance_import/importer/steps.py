@@ -33,6 +33,7 @@ from glance_import.db import locks as db_locks
 from glance_import.db import tasks as db_tasks
 from glance_import.importer import remote
 from glance_import.importer import uri_filter
+from glance_import.quota import unified_limits
 from glance_import.store import backends
 from glance_import.store import fileio
 from glance_import.store import inspection
@@ -197,7 +198,28 @@ class ImportLock(ImportStep):
         super().__init__(image_id, task_id)
 
     def execute(self, conf):
-        self.image()
+        image = self.image()
+        self._enforce_limits(conf, image)
+
+    def _enforce_limits(self, conf, image):
+        """Glance's checks at the start of an import, against the project
+        that asked for it: the stored total for glance-direct (its staged
+        size to come), else the staging total and the uploading count."""
+        if not conf.use_keystone_limits:
+            return
+        ctx = admin_ctx()
+        owner = db_tasks.task_get(ctx, self.task_id)['owner']
+        if self.method == 'glance-direct':
+            unified_limits.enforce_delta_mib(
+                conf, ctx, owner, unified_limits.IMAGE_SIZE_TOTAL,
+                image.size)
+        elif self.method in ('copy-image', 'web-download',
+                             'glance-download'):
+            unified_limits.enforce_delta_mib(
+                conf, ctx, owner, unified_limits.IMAGE_STAGE_TOTAL,
+                image.size)
+            unified_limits.enforce(conf, ctx, owner,
+                                   unified_limits.IMAGE_COUNT_UPLOADING)
 
     def revert(self, conf, result, **kwargs):
         ctx = admin_ctx()

@@ -50,12 +50,13 @@ def test_a_file_of_supported_options_gives_no_warning(tmp_path, caplog):
 
 
 def test_warning_names_file_option_and_feature(tmp_path, caplog):
-    conf, path = _conf(tmp_path, '[DEFAULT]\nuse_keystone_limits = true\n')
+    conf, path = _conf(tmp_path,
+                       '[DEFAULT]\nmetadata_encryption_key = k\n')
     log = logging.getLogger('test_unsupported')
     with caplog.at_level(logging.WARNING, logger='test_unsupported'):
         unsupported_options.warn_unsupported(conf, log)
     [record] = caplog.records
     message = record.getMessage()
     assert str(path) in message
-    assert '[DEFAULT] use_keystone_limits' in message
-    assert 'Keystone unified limits' in message
+    assert '[DEFAULT] metadata_encryption_key' in message
+    assert 'encryption of location metadata' in message

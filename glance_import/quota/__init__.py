@@ -1,0 +1,1 @@
+"""Per-project quotas: Keystone unified limits."""
