@@ -15,6 +15,7 @@ from oslo_config import cfg
 
 from glance_import import exception
 from glance_import import notifications
+from glance_import import profiler
 
 IMPORT_METHODS = ('glance-direct', 'web-download', 'copy-image',
                   'glance-download')
@@ -458,6 +459,7 @@ def register_opts(conf):
     notifications.register_opts(conf)
     from oslo_limit import opts as limit_opts
     limit_opts.register_opts(conf)
+    profiler.register_opts(conf)
 
 
 class _OptionalDriverFilter(logging.Filter):

@@ -12,6 +12,8 @@ import os
 
 from oslo_config import cfg
 
+from glance_import import profiler
+
 # Glance 33's options (group, name) whose feature this service lacks.
 UNSUPPORTED_OPTIONS = {
     ('DEFAULT', 'metadata_encryption_key'): 'encryption of location '
@@ -50,6 +52,8 @@ def unsupported_settings(conf):
             continue  # oslo.config itself reports unreadable files
         for section, values in sections.items():
             feature = UNSUPPORTED_SECTIONS.get(section)
+            if section == 'profiler' and profiler.available():
+                feature = None
             if feature:
                 found.extend((path, section, name, feature)
                              for name in values)

@@ -60,6 +60,7 @@ NAMESPACES = (
     'castellan.config',
     'oslo.messaging',
     'oslo.limit',
+    'osprofiler',
 )
 
 # glance.multi_store also lists each driver's options under a placeholder

@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 "$PYTHON" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --upgrade pip
 "$work/venv/bin/python" -m pip install --quiet \
-    -e '.[test,bench,postgresql,redis,storage]'
+    -e '.[test,bench,postgresql,redis,storage,profiler]'
 {
     echo "# Tested versions of every dependency, for pip's -c option."
     echo "# Written by tools/refresh-constraints.sh; do not edit by hand."

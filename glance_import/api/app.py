@@ -20,6 +20,7 @@ from glance_import import config
 from glance_import import exception
 from glance_import import notifications
 from glance_import import policy
+from glance_import import profiler
 from glance_import import property_protections
 from glance_import.api import routes
 from glance_import.api import schemas
@@ -129,6 +130,7 @@ def init_service(conf, *, auto_migrate=False, recover=True):
     config.check_values(conf)
     property_protections.configure(conf)
     notifications.configure(conf)
+    profiler.init(conf, db_engine.get_engine())
     schemas.load_custom_properties(conf)
     backends.configure(conf)
     _configure_cache(conf, start_worker=recover)
@@ -150,6 +152,7 @@ def init_worker(conf, *, recover=True):
 
     db_engine.configure(conf)
     backends.configure(conf)
+    profiler.init(conf, db_engine.get_engine())
     # Every worker runs a cache worker, so queueing wakes one at once.
     _configure_cache(conf, start_worker=True)
     _start_scrubber(conf, start=True)

@@ -115,7 +115,8 @@ def _pins():
 def test_declared_dependencies_are_pinned():
     pins = _pins()
     declared = dict(_requirements('install_requires'))
-    for extra in ('test', 'postgresql', 'redis', 'storage', 'bench'):
+    for extra in ('test', 'postgresql', 'redis', 'storage', 'bench',
+                  'profiler'):
         declared.update(_requirements(extra, 'options.extras_require'))
     assert sorted(set(declared) - set(pins)) == []
 

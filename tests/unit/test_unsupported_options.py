@@ -4,6 +4,7 @@ import logging
 
 from oslo_config import cfg
 
+from glance_import import profiler
 from glance_import import unsupported_options
 
 
@@ -21,7 +22,10 @@ def _conf(tmp_path, text, extra_dir_text=None):
     return conf, path
 
 
-def test_each_unsupported_setting_is_found_with_its_file(tmp_path):
+def test_each_unsupported_setting_is_found_with_its_file(tmp_path,
+                                                        monkeypatch):
+    # [profiler] is reported where osprofiler is not installed.
+    monkeypatch.setattr(profiler, 'available', lambda: False)
     conf, path = _conf(
         tmp_path,
         '[DEFAULT]\nimage_cache_dir = /var/cache/glance\n'
@@ -60,3 +64,17 @@ def test_warning_names_file_option_and_feature(tmp_path, caplog):
     assert str(path) in message
     assert '[DEFAULT] metadata_encryption_key' in message
     assert 'encryption of location metadata' in message
+
+
+def test_profiler_settings_are_served_with_osprofiler(tmp_path,
+                                                     monkeypatch):
+    monkeypatch.setattr(profiler, 'available', lambda: True)
+    conf, _ = _conf(tmp_path, '[profiler]\nenabled = true\n')
+    assert unsupported_options.unsupported_settings(conf) == []
+
+
+def test_without_osprofiler_the_filter_passes_through(monkeypatch):
+    monkeypatch.setattr(profiler, 'osprofiler', None)
+    app = object()
+    assert profiler.filter_factory({})(app) is app
+    assert profiler.list_opts() == []
