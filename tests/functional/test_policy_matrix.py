@@ -152,6 +152,8 @@ ROWS = [
         setup='shared'),
     row('GET', '/v2/info/import', EVERYONE),
     row('GET', '/v2/info/stores', EVERYONE),
+    # No policy, as in Glance: each caller sees its own project's usage.
+    row('GET', '/v2/info/usage', EVERYONE),
     row('GET', '/v2/info/stores/detail', expect(200, 403, 403, 403)),
     # Removing data from a store needs delete_image_location (admin).
     row('DELETE', '/v2/stores/{store_id}/{image_id}',
