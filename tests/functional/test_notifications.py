@@ -482,3 +482,49 @@ def test_a_broker_away_delays_nothing_and_loses_nothing(service_factory,
                    'image.create')['payload']['name'] == 'after'
     finally:
         proxy.close()
+
+
+def test_glance_download_import(service_factory, process_factory,
+                                listener):
+    from tests.functional import test_import_glance_download as gd
+    remote = process_factory(name='remote')
+    local = service_factory(messaging_overrides(
+        listener.topic, enabled_import_methods=gd.METHODS,
+        **{'import_filtering_opts.allowed_hosts': '127.0.0.1',
+           'import_filtering_opts.allowed_ports': remote.port}))
+    project_id = project()
+    client = fixtures.Client(local.url).as_caller(project_id)
+    source = gd.remote_image(fixtures.Client(remote.url).as_caller(
+        project_id))
+    image_id, task = gd.download_from(client, remote.url, source['id'])
+    assert task['status'] == 'success', task['message']
+    events = listener.take('image.create', 'task.create', 'image.prepare',
+                           'image.upload', 'image.activate', 'task.success',
+                           timeout=60)
+    _task_events(events, 'success')
+    upload = one(events, 'image.upload')['payload']
+    assert upload['id'] == image_id
+    assert upload['size'] == len(gd.DATA)
+    assert upload['checksum'] == iu.digests(gd.DATA)[0]
+
+
+def test_a_store_failure_is_an_error_event(client, listener, monkeypatch):
+    from glance_import import exception
+    from glance_import.store import backends
+
+    def unreachable(*args, **kwargs):
+        raise exception.StoreError(reason='the store is unreachable')
+
+    image = _create(client)
+    listener.take('image.create')
+    monkeypatch.setattr(backends, 'add', unreachable)
+    resp = client.put('/v2/images/%s/file' % image['id'], data=DATA,
+                      headers={'Content-Type': 'application/octet-stream'})
+    assert resp.status_code == 503, resp.text
+    events = listener.take('image.prepare', 'image.upload', 'image.update')
+    failed = one(events, 'image.upload')
+    assert failed['priority'] == 'ERROR'
+    assert failed['payload'] == (
+        'Failed to upload image data for image %s: Image storage failed: '
+        'the store is unreachable' % image['id'])
+    assert events[-1]['payload']['status'] == 'queued'
