@@ -191,6 +191,10 @@ def _notify_uploaded(ctx, image_id):
 
 # Download --------------------------------------------------------------
 
+# Set by glance-import-api's server, whose sendfile moves the file
+# position by what it sent.
+SENDFILE_COUNTED = 'glance_import.sendfile_counted'
+
 _RANGE = re.compile(r'^bytes=(\d*)-(\d*)$')
 _CONTENT_RANGE = re.compile(r'^bytes (\d+)-(\d+)/(\d+|\*)$')
 
@@ -275,18 +279,18 @@ def _preferred_stores(req, ctx, image):
 class _SentFile(io.FileIO):
     """A file body that calls *on_close* once the server is done with
     it, so work for after the response does not compete with it; and
-    tells *on_sent* how many bytes went (from the file position, which
-    socket.sendfile advances too)."""
+    *on_sent* with the bytes read from *start* (socket.sendfile moves
+    the file position too)."""
 
-    def __init__(self, path, on_close=None, on_sent=None):
+    def __init__(self, path, on_close=None):
         super().__init__(path, 'rb')
         self._on_close = on_close
-        self._on_sent = on_sent
+        self.on_sent = None
         self.start = 0
 
     def close(self):
         on_close, self._on_close = self._on_close, None
-        on_sent, self._on_sent = self._on_sent, None
+        on_sent, self.on_sent = self.on_sent, None
         sent = None if self.closed else self.tell() - self.start
         super().close()
         if on_sent is not None:
@@ -317,10 +321,10 @@ class _SendReport:
             'receiver_user_id': self.ctx.user_id,
         }, priority)
 
-    def sent_file(self, position_sent):
-        # A server that sendfiles without moving the file position
-        # (uwsgi, mod_wsgi) was handed the whole of it.
-        self.done(position_sent or self.expected)
+    def handed_whole(self, _position_sent):
+        # uwsgi's and mod_wsgi's sendfile leave the file position alone:
+        # they were handed the whole body, as Glance counts it.
+        self.done(self.expected)
 
     def counted(self, chunks):
         """*chunks*, counted as they go to the server."""
@@ -353,7 +357,8 @@ def _send_file(req, path, offset, length, size, on_close=None, report=None):
         f.seek(offset)
         f.start = offset
         if report is not None:
-            f._on_sent = report.sent_file
+            f.on_sent = (report.done if req.environ.get(SENDFILE_COUNTED)
+                         else report.handed_whole)
         return file_wrapper(f, fileio.CHUNK_SIZE)
     data = fileio.read_open(f, offset, length, fileio.CHUNK_SIZE)
     return report.counted(data) if report is not None else data

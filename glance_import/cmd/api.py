@@ -23,6 +23,7 @@ from oslo_log import log as logging
 from glance_import import exception
 from glance_import import startup
 from glance_import.api import app
+from glance_import.api import image_data
 from glance_import.cmd import common
 from glance_import.cmd import connection_gate
 from glance_import.cmd import file_sender
@@ -65,6 +66,7 @@ class Gateway(wsgi.Gateway_10):
     def get_environ(self):
         env = super().get_environ()
         env['wsgi.file_wrapper'] = FileWrapper
+        env[image_data.SENDFILE_COUNTED] = True
         if self.req.chunked_read:
             self.req.rfile = env['wsgi.input'] = strict_http.ChunkedBody(
                 self.req, self.req.conn.rfile)
