@@ -16,12 +16,12 @@ CONF = cfg.CONF
 # 2.9 import to several stores, 2.15 store details (a 404 without
 # enabled_backends, as in Glance), 2.17 the locations API. With
 # enabled_backends: 2.8 stores, 2.10 delete from a store, 2.11, 2.12 the
-# tasks of an image. With image_cache_dir: 2.14, 2.16 and 2.18, the cache
-# API (/v2/cache, clean and prune). Not listed, as not implemented yet:
-# 2.13 (usage), which Glance lists.
+# tasks of an image, 2.13 /v2/info/usage (served always; Glance lists it
+# only then). With image_cache_dir: 2.14, 2.16 and 2.18, the cache API
+# (/v2/cache, clean and prune).
 BASE_MINORS = (0, 1, 2, 3, 4, 5)
 IMPORT_MINORS = (6, 7, 9, 15, 17)
-MULTI_STORE_MINORS = (8, 10, 11, 12)
+MULTI_STORE_MINORS = (8, 10, 11, 12, 13)
 CACHE_MINORS = (14, 16, 18)
 
 

@@ -61,7 +61,7 @@ def test_multi_store_versions(service_factory, tmp_path):
         'slow.filesystem_store_datadir': str(tmp_path / 'slow')})
     ids = [i for i, _ in _ids(fixtures.Client(svc.url).get('/versions'))]
     assert ids == ['v2.%d' % m for m in
-                   (17, 15, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)]
+                   (17, 15, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)]
 
 
 def test_cache_versions(service_factory, tmp_path):
@@ -87,8 +87,8 @@ def test_cache_versions_with_multi_store(service_factory, tmp_path):
         'slow.filesystem_store_datadir': str(tmp_path / 'slow')})
     ids = [i for i, _ in _ids(fixtures.Client(svc.url).get('/versions'))]
     assert ids == ['v2.%d' % m for m in
-                   (18, 17, 16, 15, 14, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
-                    1, 0)]
+                   (18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3,
+                    2, 1, 0)]
 
 
 def test_cache_versions_need_the_import_api(service_factory, tmp_path):
