@@ -1,6 +1,7 @@
 """Which notifications are sent, and their payloads."""
 
 import datetime
+import threading
 
 import pytest
 from oslo_config import cfg
@@ -83,12 +84,22 @@ def test_a_full_queue_drops_and_counts(conf, monkeypatch):
                       'oslo_messaging_notifications')
     conf.set_override('transport_url', 'rabbit://guest:guest@127.0.0.1:1/',
                       'oslo_messaging_notifications')
+    # Once released, the sender fails at once instead of retrying.
+    conf.set_override('retry', 0, 'oslo_messaging_notifications')
     notifications.configure(conf)
     monkeypatch.setattr(notifications, 'QUEUE_SIZE', 2)
-    sender = notifications._current_sender()
-    # The sender is stuck on the unreachable broker with the first one.
+    held = threading.Event()
+    run = notifications._Sender._run
+
+    def held_run(sender):
+        held.wait()
+        run(sender)
+    monkeypatch.setattr(notifications._Sender, '_run', held_run)
     for _ in range(10):
         notifications.send('image.create', {'id': 'x'})
-    assert sender.dropped >= 7
-    assert notifications.stats()[2] == sender.dropped
-    monkeypatch.setattr(notifications, 'FLUSH_SECONDS', 0.1)
+    sent, failed, dropped, waiting = notifications.stats()
+    assert (dropped, waiting) == (8, 2)
+    held.set()
+    assert notifications.flush(30)
+    sent, failed, dropped, waiting = notifications.stats()
+    assert waiting == 0 and sent + failed == 2
