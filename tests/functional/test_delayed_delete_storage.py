@@ -20,13 +20,7 @@ OCTET = {'Content-Type': 'application/octet-stream'}
 
 storage = backends.storage
 storage_in_use = backends.storage_in_use
-
-
-@pytest.fixture
-def stores_dir(tmp_path):
-    path = tmp_path / 'stores'
-    path.mkdir()
-    return str(path)
+stores_dir = backends.stores_dir
 
 
 @pytest.fixture

@@ -146,16 +146,8 @@ def client(service_factory, listener, owner):
                                               user='user-1')
 
 
-def _create(client, **body):
-    body.setdefault('disk_format', 'raw')
-    body.setdefault('container_format', 'bare')
-    resp = client.post('/v2/images', json=body)
-    assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
 def test_image_calls(client, listener, owner):
-    image = _create(client, name='first', x_a='1', tags=['t1'])
+    image = iu.create(client, name='first', x_a='1', tags=['t1'])
     image_id = image['id']
     created = one(listener.take('image.create'), 'image.create')
     assert created['priority'] == 'INFO'
@@ -235,7 +227,7 @@ def test_image_calls(client, listener, owner):
 
 
 def test_member_calls(client, listener, owner):
-    image = _create(client)
+    image = iu.create(client)
     listener.take('image.create')
     other = project()
     path = '/v2/images/%s/members' % image['id']
@@ -277,7 +269,7 @@ def _task_events(events, outcome):
 
 
 def test_glance_direct_import(client, listener):
-    image = _create(client)
+    image = iu.create(client)
     listener.take('image.create')
     iu.stage(client, image['id'], DATA)
     staged = listener.take('image.update', 'image.update')
@@ -321,7 +313,7 @@ def test_web_download_and_copy_image(service_factory, listener, source,
     # copy-image is for admins by default.
     client = fixtures.Client(svc.url).as_caller(project(),
                                                 roles='admin,member')
-    image = _create(client)
+    image = iu.create(client)
     listener.take('image.create')
     resp = iu.start_import(client, image['id'], method={
         'name': 'web-download', 'uri': source.url + '/a.img'})
@@ -343,7 +335,7 @@ def test_web_download_and_copy_image(service_factory, listener, source,
     assert one(events, 'image.prepare')['payload']['backend'] == 'slow'
     assert one(events, 'image.upload')['payload']['status'] == 'active'
 
-    broken = _create(client)
+    broken = iu.create(client)
     listener.take('image.create')
     resp = iu.start_import(client, broken['id'], method={
         'name': 'web-download', 'uri': source.url + '/missing.img'})
@@ -359,7 +351,7 @@ def test_disabled_notifications(service_factory, listener):
     svc = service_factory(messaging_overrides(
         listener.topic, disabled_notifications='image.update,image.member'))
     client = fixtures.Client(svc.url).as_caller(project())
-    image = _create(client)
+    image = iu.create(client)
     client.patch('/v2/images/%s' % image['id'], json=[
         {'op': 'add', 'path': '/x', 'value': '1'}],
         headers={'Content-Type': PATCH_V21})
@@ -451,13 +443,13 @@ def test_a_broker_away_delays_nothing_and_loses_nothing(service_factory,
             **{'oslo_messaging_rabbit.rabbit_retry_interval': 1,
                'oslo_messaging_rabbit.rabbit_interval_max': 1}))
         client = fixtures.Client(svc.url).as_caller(project())
-        _create(client, name='before')
+        iu.create(client, name='before')
         listener.take('image.create')
         proxy.cut()
         names = ['while-away-%d' % i for i in range(5)]
         for name in names:
             started = time.monotonic()
-            image = _create(client, name=name)
+            image = iu.create(client, name=name)
             assert time.monotonic() - started < 2
             resp = client.put('/v2/images/%s/file' % image['id'], data=DATA,
                               headers={'Content-Type':
@@ -477,7 +469,7 @@ def test_a_broker_away_delays_nothing_and_loses_nothing(service_factory,
         assert created == names
         assert types(events).count('image.activate') == len(names)
         # And new calls are notified as before.
-        _create(client, name='after')
+        iu.create(client, name='after')
         assert one(listener.take('image.create'),
                    'image.create')['payload']['name'] == 'after'
     finally:
@@ -515,7 +507,7 @@ def test_a_store_failure_is_an_error_event(client, listener, monkeypatch):
     def unreachable(*args, **kwargs):
         raise exception.StoreError(reason='the store is unreachable')
 
-    image = _create(client)
+    image = iu.create(client)
     listener.take('image.create')
     monkeypatch.setattr(backends, 'add', unreachable)
     resp = client.put('/v2/images/%s/file' % image['id'], data=DATA,
