@@ -59,7 +59,7 @@ def _enabled(conf):
     return conf.use_keystone_limits
 
 
-def _enforcer(ctx, names):
+def _enforcer(ctx):
     def usage_of(project_id, resource_names):
         return {name: _USAGE[name](ctx, project_id)
                 for name in resource_names}
@@ -72,7 +72,7 @@ def enforce(conf, ctx, owner, resource, delta=0):
     if not _enabled(conf):
         return
     try:
-        _enforcer(ctx, [resource]).enforce(owner, {resource: delta})
+        _enforcer(ctx).enforce(owner, {resource: delta})
     except limit_exception.ProjectOverLimit as e:
         raise LimitExceeded(body=str(e))
     except limit_exception.SessionInitError as e:
@@ -94,7 +94,7 @@ def usage_report(conf, ctx, owner):
     if not _enabled(conf):
         return {}
     try:
-        found = _enforcer(ctx, list(_USAGE)).calculate_usage(
+        found = _enforcer(ctx).calculate_usage(
             owner, list(_USAGE))
     except limit_exception.SessionInitError as e:
         LOG.error('Failed to initialize oslo_limit, likely due to incorrect '
